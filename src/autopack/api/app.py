@@ -1,0 +1,61 @@
+"""The FastAPI app factory."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from autopack import __version__
+from autopack.api import routes_health, routes_runs
+from autopack.api.errors import install_error_handlers
+from autopack.api.security import ApiKeyMiddleware
+from autopack.db.schema import ensure_at_head
+from autopack.services.context import Runtime, build_runtime
+from autopack.settings import Settings, load_settings
+
+
+def resolve_api_key(settings: Settings) -> tuple[str, bool]:
+    """The configured key, or (development only) a fresh one. Returns (key, generated)."""
+    settings.check_production_secrets()
+    if settings.api_key is not None:
+        return settings.api_key.get_secret_value(), False
+    return secrets.token_urlsafe(32), True
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. Refuses to start (at lifespan) on a schema behind head."""
+    if runtime is None:
+        runtime = build_runtime(settings if settings is not None else load_settings())
+    api_key, generated = resolve_api_key(runtime.settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ensure_at_head(runtime.engine)
+        if generated:
+            # Printed once, to the operator's terminal, never logged elsewhere.
+            print(  # noqa: T201 - the one place the generated key is shown
+                f"autopack: generated development API key (this run only): {api_key}",
+                file=sys.stderr,
+                flush=True,
+            )
+        yield
+
+    app = FastAPI(
+        title="Autopack",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.runtime = runtime
+    app.state.api_key = api_key
+    install_error_handlers(app)
+    app.include_router(routes_health.router)
+    app.include_router(routes_runs.router)
+    app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    return app

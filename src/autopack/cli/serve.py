@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from autopack.api.app import create_app
+from autopack.cli._common import err
+from autopack.db.schema import ensure_at_head
+from autopack.services.context import build_runtime
+from autopack.settings import load_settings
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address [default: AUTOPACK_HOST or 127.0.0.1].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port [default: AUTOPACK_PORT or 8000].")
+    ] = None,
+) -> None:
+    """Start the HTTP API. Refuses a database schema behind head (exit 3)."""
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    ensure_at_head(runtime.engine)
+    app = create_app(runtime=runtime)
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    err(
+        f"autopack: serving on http://{bind_host}:{bind_port} (workspace {settings.workspace_path})"
+    )
+    try:
+        uvicorn.run(app, host=bind_host, port=bind_port, log_level="info")
+    finally:
+        runtime.close()

@@ -1,0 +1,1 @@
+"""Pure domain logic: no I/O, no frameworks. Checked by import-linter."""

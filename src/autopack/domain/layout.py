@@ -1,0 +1,110 @@
+"""The run layout: the only module that knows where run files live.
+
+    <workspace>/.autonomous_runs/<project>/runs/<family>/<run_id>/
+
+Everything else asks this module for paths; nobody joins them by hand.
+Paths are computed, never touched: the functions here do no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from autopack.domain.errors import InvalidInputError
+
+RUNS_ROOT = ".autonomous_runs"
+RUNS_SEGMENT = "runs"
+MANIFEST_NAME = "run.json"
+# Autopack's own state (embedded database, sandbox store) lives beside the
+# projects under a name no valid identifier can take (identifiers never start
+# with "_"), so it can never collide with a project directory.
+STATE_DIR = "_autopack"
+EMBEDDED_DB_NAME = "autopack.db"
+
+IDENTIFIER_MAX = 64
+IDENTIFIER_RULE = (
+    "use 1 to 64 of: lowercase letters, digits, '.', '_', '-'; "
+    "start with a letter or digit; no '..'"
+)
+_IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+# Placeholder form of the layout, rendered for docs and their contract tests.
+RUN_DIR_TEMPLATE = f"{RUNS_ROOT}/<project>/{RUNS_SEGMENT}/<family>/<run_id>/"
+
+
+class InvalidIdentifierError(InvalidInputError):
+    default_code = "invalid_identifier"
+
+
+def validate_identifier(kind: str, value: str) -> str:
+    """Return ``value`` if it is a valid identifier, else raise naming the rule."""
+    if (
+        not value
+        or len(value) > IDENTIFIER_MAX
+        or ".." in value
+        or _IDENTIFIER.fullmatch(value) is None
+    ):
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise InvalidIdentifierError(
+            f"invalid {kind} {shown!r}: {IDENTIFIER_RULE}",
+            details={"field": kind, "rule": IDENTIFIER_RULE},
+        )
+    return value
+
+
+def new_run_id(now: datetime, entropy: bytes) -> str:
+    """A sortable, unique run id: UTC time to the microsecond plus random hex.
+
+    The clock and the randomness are passed in so callers (and tests) own them.
+    """
+    if len(entropy) < 3:
+        raise ValueError("need at least 3 bytes of entropy")
+    stamp = now.astimezone(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    return f"{stamp}-{entropy[:3].hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """A validated (project, family, run_id) triple and the paths it owns."""
+
+    project: str
+    family: str
+    run_id: str
+
+    def __post_init__(self) -> None:
+        validate_identifier("project", self.project)
+        validate_identifier("family", self.family)
+        validate_identifier("run_id", self.run_id)
+
+    @property
+    def relative_dir(self) -> PurePosixPath:
+        return PurePosixPath(RUNS_ROOT, self.project, RUNS_SEGMENT, self.family, self.run_id)
+
+    def directory(self, workspace: Path) -> Path:
+        return workspace.joinpath(*self.relative_dir.parts)
+
+    def manifest_path(self, workspace: Path) -> Path:
+        return self.directory(workspace) / MANIFEST_NAME
+
+    def artifact_path(self, workspace: Path, *parts: str) -> Path:
+        """A file inside the run directory; each part is a validated name."""
+        if not parts:
+            raise InvalidInputError("an artifact path needs at least one part")
+        for part in parts:
+            validate_identifier("artifact path part", part)
+        return self.directory(workspace).joinpath(*parts)
+
+
+def runs_root(workspace: Path) -> Path:
+    return workspace / RUNS_ROOT
+
+
+def state_dir(workspace: Path) -> Path:
+    return workspace / RUNS_ROOT / STATE_DIR
+
+
+def embedded_database_path(workspace: Path) -> Path:
+    return state_dir(workspace) / EMBEDDED_DB_NAME

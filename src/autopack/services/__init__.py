@@ -1,0 +1,1 @@
+"""Services: database and file I/O behind seams (session factory, clock, entropy)."""

@@ -1,0 +1,133 @@
+"""The one settings object. Built by the app factory and the CLI entry, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from autopack.domain.errors import ConfigurationError
+from autopack.domain.layout import embedded_database_path
+
+ENV_PREFIX = "AUTOPACK_"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+MIN_SECRET_LENGTH = 32
+# Values that mean "nobody set this": refused outside development.
+_PLACEHOLDER_MARKERS = (
+    "change",
+    "placeholder",
+    "example",
+    "secret",
+    "replace",
+    "your",
+    "todo",
+    "xxx",
+    "dummy",
+    "default",
+)
+
+
+def is_placeholder_secret(value: str) -> bool:
+    lowered = value.strip().lower()
+    if len(lowered) < MIN_SECRET_LENGTH:
+        return True
+    if len(set(lowered)) < 8:
+        return True
+    return any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
+
+
+class Settings(BaseSettings):
+    """Every Autopack setting. Each field is one `AUTOPACK_<NAME>` variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="development allows generated keys; production refuses missing "
+        "or placeholder secrets at startup.",
+    )
+    workspace: Path = Field(
+        default=Path(),
+        description="Root under which .autonomous_runs/ and the embedded database live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Empty means the embedded SQLite file "
+        "<workspace>/.autonomous_runs/_autopack/autopack.db. PostgreSQL: "
+        "postgresql+psycopg://user:pass@host:5432/db.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Key every API request must send as X-API-Key. In development an "
+        "unset key is generated at server start and printed once.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key material for encrypting stored credentials (32+ characters).",
+    )
+    host: str = Field(default=DEFAULT_HOST, description="Address `autopack serve` binds.")
+    port: int = Field(
+        default=DEFAULT_PORT, ge=1, le=65535, description="Port `autopack serve` binds."
+    )
+
+    @field_validator("database_url", "api_key", "secret_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def workspace_path(self) -> Path:
+        return self.workspace.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return "sqlite:///" + embedded_database_path(self.workspace_path).as_posix()
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def check_production_secrets(self) -> None:
+        """Refuse to run in production with a missing or placeholder secret."""
+        if not self.is_production:
+            return
+        for name in ("api_key", "secret_key"):
+            secret: SecretStr | None = getattr(self, name)
+            var = ENV_PREFIX + name.upper()
+            if secret is None:
+                raise ConfigurationError(
+                    f"{var} is required when AUTOPACK_ENV=production",
+                    code="missing_secret",
+                )
+            if is_placeholder_secret(secret.get_secret_value()):
+                raise ConfigurationError(
+                    f"{var} looks like a placeholder: use {MIN_SECRET_LENGTH}+ random "
+                    'characters, e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"',
+                    code="placeholder_secret",
+                )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and check settings; errors become one-line ConfigurationErrors."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(part) for part in first["loc"])
+        var = ENV_PREFIX + loc.upper() if loc else "settings"
+        raise ConfigurationError(f"{var}: {first['msg']}", code="invalid_setting") from exc
+    settings.check_production_secrets()
+    return settings
