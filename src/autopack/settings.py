@@ -14,6 +14,7 @@ from autopack.domain.layout import embedded_database_path
 ENV_PREFIX = "AUTOPACK_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_SANDBOX_PORT = 8765
 MIN_SECRET_LENGTH = 32
 # Values that mean "nobody set this": refused outside development.
 _PLACEHOLDER_MARKERS = (
@@ -77,6 +78,11 @@ class Settings(BaseSettings):
     host: str = Field(default=DEFAULT_HOST, description="Address `autopack serve` binds.")
     port: int = Field(
         default=DEFAULT_PORT, ge=1, le=65535, description="Port `autopack serve` binds."
+    )
+
+    sandbox_url: str = Field(
+        default=f"http://{DEFAULT_HOST}:{DEFAULT_SANDBOX_PORT}",
+        description="Base URL of the sandbox provider (`autopack sandbox serve`).",
     )
 
     @field_validator("database_url", "api_key", "secret_key", mode="before")
