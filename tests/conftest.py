@@ -155,3 +155,17 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, workspace: Path, database_url: str)
     monkeypatch.setenv("AUTOPACK_DATABASE_URL", database_url)
     monkeypatch.chdir(workspace)  # no stray .env is read
     return workspace
+
+
+def invoke_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run `autopack ARGS` in-process; returns (exit code, stdout, stderr)."""
+    from autopack.cli import main
+
+    capsys.readouterr()
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -26,6 +26,26 @@ def resolve_api_key(settings: Settings) -> tuple[str, bool]:
     return secrets.token_urlsafe(32), True
 
 
+HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
+
+
+def route_table(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (METHOD, path) the app serves, from its OpenAPI schema plus the schema route.
+
+    FastAPI keeps included routers in private wrappers, so the schema is the
+    stable public view; every route is in it (none opts out).
+    """
+    routes = {
+        (method.upper(), path)
+        for path, operations in app.openapi().get("paths", {}).items()
+        for method in operations
+        if method in HTTP_METHODS
+    }
+    if app.openapi_url:
+        routes.add(("GET", app.openapi_url))
+    return routes
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the app. Refuses to start (at lifespan) on a schema behind head."""
     if runtime is None:

@@ -1,0 +1,190 @@
+"""Set everything up from a fresh clone, then serve or test. Standard library only.
+
+    python scripts/bootstrap.py serve [--host H] [--port P]
+        .venv + requirements.lock.txt (hash-checked) + the package, upgrade the
+        embedded SQLite database, start the API (default 127.0.0.1:8000).
+
+    python scripts/bootstrap.py test [PYTEST_ARGS...]
+        .venv + requirements-dev.lock.txt, a throw-away PostgreSQL where the
+        platform allows (installed from apt under CI=true on Linux), then ruff,
+        mypy, import-linter, alembic check on SQLite and PostgreSQL, and pytest.
+        Exits non-zero if any step fails, including pytest collecting no test.
+
+Works on Linux, macOS and Windows with only Python 3.11+.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".autopack-installed"
+RUNTIME_LOCK = "requirements.lock.txt"
+DEV_LOCK = "requirements-dev.lock.txt"
+IS_CI = os.environ.get("CI") == "true"
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from throwaway_pg import throwaway_postgres  # noqa: E402 - needs the scripts dir on sys.path
+
+
+def say(message: str) -> None:
+    print(f"[bootstrap] {message}", flush=True)
+
+
+def venv_bin(name: str) -> Path:
+    if os.name == "nt":
+        return VENV / "Scripts" / f"{name}.exe"
+    return VENV / "bin" / name
+
+
+def run(
+    cmd: list[str | Path], *, cwd: Path | str | None = None, env: dict[str, str] | None = None
+) -> int:
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, check=False).returncode
+
+
+def _fingerprint(lock: str) -> str:
+    digest = hashlib.sha256()
+    for name in (lock, "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    return f"{lock} {digest.hexdigest()}"
+
+
+def ensure_venv(lock: str) -> None:
+    """Create .venv and install ``lock`` (hash-checked) plus the package, once per lock content."""
+    wanted = _fingerprint(lock)
+    installed = STAMP.read_text(encoding="utf-8").splitlines() if STAMP.exists() else []
+    # The dev lock is a superset of the runtime lock, so it satisfies `serve`.
+    if wanted in installed or (lock == RUNTIME_LOCK and _fingerprint(DEV_LOCK) in installed):
+        say(f".venv is up to date with {lock}")
+        return
+    if not venv_bin("python").exists():
+        say("creating .venv")
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    python = venv_bin("python")
+    say(f"installing {lock} (hash-checked)")
+    steps: list[list[str | Path]] = [
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--no-deps",
+            "-r",
+            ROOT / lock,
+        ],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-build-isolation",
+            "-e",
+            ROOT,
+        ],
+    ]
+    for step in steps:
+        if run(step, cwd=ROOT) != 0:
+            raise SystemExit(f"[bootstrap] install failed: {' '.join(map(str, step))}")
+    STAMP.write_text(wanted + "\n", encoding="utf-8")
+
+
+def serve(args: argparse.Namespace) -> int:
+    ensure_venv(RUNTIME_LOCK)
+    autopack = venv_bin("autopack")
+    code = run([autopack, "db", "upgrade"])
+    if code != 0:
+        return code
+    extra: list[str | Path] = []
+    if args.host:
+        extra += ["--host", args.host]
+    if args.port:
+        extra += ["--port", str(args.port)]
+    return run([autopack, "serve", *extra])
+
+
+def _alembic_check(env: dict[str, str], url: str | None, label: str) -> int:
+    """`alembic check` from the repo root against a freshly upgraded database."""
+    with tempfile.TemporaryDirectory(prefix="autopack-alembic-") as workspace:
+        step_env = dict(env, AUTOPACK_WORKSPACE=workspace)
+        if url:
+            step_env["AUTOPACK_DATABASE_URL"] = url
+        code = run([venv_bin("autopack"), "db", "upgrade"], env=step_env, cwd=workspace)
+        if code == 0:
+            code = run([venv_bin("alembic"), "check"], env=step_env, cwd=ROOT)
+    say(f"alembic check on {label}: {'ok' if code == 0 else 'FAILED'}")
+    return code
+
+
+def test(pytest_args: list[str]) -> int:
+    ensure_venv(DEV_LOCK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPACK_")}
+    failures: list[str] = []
+    started = time.monotonic()
+    checks: list[tuple[str, list[str | Path]]] = [
+        ("ruff check", [venv_bin("ruff"), "check", "."]),
+        ("ruff format", [venv_bin("ruff"), "format", "--check", "."]),
+        ("mypy", [venv_bin("mypy")]),
+        ("import-linter", [venv_bin("lint-imports")]),
+    ]
+    for name, cmd in checks:
+        say(f"== {name}")
+        if run(cmd, cwd=ROOT, env=env) != 0:
+            failures.append(name)
+    with throwaway_postgres(install=IS_CI) as pg_url:
+        if pg_url:
+            env["AUTOPACK_TEST_PG_URL"] = pg_url
+        elif IS_CI:
+            failures.append("postgresql (CI=true but no cluster could be started)")
+        say("== alembic check")
+        if _alembic_check(env, None, "sqlite") != 0:
+            failures.append("alembic check (sqlite)")
+        if pg_url and _alembic_check(env, pg_url, "postgresql") != 0:
+            failures.append("alembic check (postgresql)")
+        say(f"== pytest (PostgreSQL: {'yes' if pg_url else 'no, those variants skip'})")
+        code = run([venv_bin("python"), "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+        if code == 5:
+            failures.append("pytest (no tests collected)")
+        elif code != 0:
+            failures.append(f"pytest (exit {code})")
+    say(f"finished in {time.monotonic() - started:.0f} s")
+    if failures:
+        say("FAILED: " + ", ".join(failures))
+        return 1
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_parser = sub.add_parser("serve", help="set up and start the API on the embedded SQLite")
+    serve_parser.add_argument("--host")
+    serve_parser.add_argument("--port", type=int)
+    sub.add_parser("test", help="set up and run every check and the whole test suite")
+    args, rest = parser.parse_known_args()
+    if args.command == "serve":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return serve(args)
+    return test(rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Database: migrations are the schema, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+
+from autopack.db.engine import create_db_engine, normalize_database_url
+from autopack.db.schema import (
+    alembic_config,
+    check,
+    ensure_at_head,
+    head_revision,
+    model_differences,
+    schema_status,
+    upgrade,
+)
+from autopack.domain.errors import CheckFailedError, ConfigurationError, UnavailableError
+
+
+def test_alembic_check_models_equal_migrations(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            command.check(alembic_config(connection))  # raises on any difference
+        assert model_differences(engine) == []
+        assert check(engine).at_head
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_then_downgrade_and_back(empty_database_url: str) -> None:
+    engine = create_db_engine(empty_database_url)
+    try:
+        assert schema_status(engine).current is None
+        with pytest.raises(UnavailableError) as info:
+            ensure_at_head(engine)
+        assert info.value.code == "schema_not_at_head"
+        assert "autopack db upgrade" in info.value.message
+        with pytest.raises(CheckFailedError):
+            check(engine)
+        upgrade(engine)
+        assert schema_status(engine).current == head_revision()
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "base")
+        assert schema_status(engine).current is None
+        upgrade(engine)
+        assert check(engine).at_head
+    finally:
+        engine.dispose()
+
+
+def test_drift_is_detected(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE stray_table (id INTEGER PRIMARY KEY)"))
+        with pytest.raises(CheckFailedError) as info:
+            check(engine)
+        assert info.value.code == "schema_drift"
+        assert "stray_table" in info.value.message
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_connection_settings(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path}/x/a.db")
+    try:
+        with engine.connect() as connection:
+            pragmas = {
+                name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            }
+        assert pragmas == {
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "busy_timeout": 10000,
+            "synchronous": 2,
+        }
+    finally:
+        engine.dispose()
+
+
+def test_unreachable_database_is_unavailable() -> None:
+    engine = create_db_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
+    try:
+        with pytest.raises(UnavailableError) as info:
+            schema_status(engine)
+        assert info.value.code == "database_unreachable"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@h/db", "postgresql+psycopg://u:p@h/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_database_url_normalisation(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["mysql://u@h/db", "not a url"])
+def test_unsupported_database_urls(bad: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        normalize_database_url(bad)
+    assert info.value.code == "invalid_database_url"
