@@ -58,6 +58,6 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err("interrupted")
         sys.exit(130)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback for users
         err(f"internal error: {type(exc).__name__}: {exc}")
         sys.exit(EXIT_CHECK_FAILED)

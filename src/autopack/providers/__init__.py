@@ -1,1 +1,1 @@
-"""Provider adapters: network I/O to real providers and the sandbox, behind an HTTP transport seam."""
+"""Provider adapters: network I/O to providers and the sandbox, behind a transport seam."""
