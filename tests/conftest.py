@@ -169,3 +169,24 @@ def invoke_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Show, per backend, how many database tests passed/failed/skipped.
+
+    CI logs must prove the same tests ran on SQLite and on PostgreSQL.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            for name in ("sqlite", "postgresql"):
+                if f"[{name}]" in nodeid or f"[{name}-" in nodeid or f"-{name}]" in nodeid:
+                    bucket = counts.setdefault(name, {})
+                    bucket[outcome] = bucket.get(outcome, 0) + 1
+    if not counts:
+        return
+    terminalreporter.section("database backends")
+    for name in ("sqlite", "postgresql"):
+        parts = ", ".join(f"{n} {o}" for o, n in sorted(counts.get(name, {}).items()))
+        terminalreporter.write_line(f"{name}: {parts or 'none'}")

@@ -157,3 +157,17 @@ def test_route_table_lists_the_known_routes(app: FastAPI) -> None:
         ("GET", "/api/runs/{run_id}"),
         ("GET", "/api/openapi.json"),
     } <= route_table(app)
+
+
+def test_health_is_503_when_database_is_unreachable(workspace: Path) -> None:
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
+    rt = build_runtime(make_settings(workspace, url, api_key=KEY["X-API-Key"]))
+    try:
+        response = TestClient(create_app(runtime=rt)).get("/health")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["status"] == "unavailable"
+        assert body["database"]["reachable"] is False
+        assert "Traceback" not in response.text
+    finally:
+        rt.close()
