@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-import click
 import pytest
 import typer.main
 
@@ -14,17 +14,22 @@ from conftest import invoke_cli
 
 
 def _all_command_paths() -> list[list[str]]:
-    root = typer.main.get_command(app)
+    # Typer vendors its own click: groups are recognised by their `commands`.
     paths: list[list[str]] = []
 
-    def walk(command: click.Command, prefix: list[str]) -> None:
+    def walk(command: Any, prefix: list[str]) -> None:
         paths.append(prefix)
-        if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
-                walk(sub, [*prefix, name])
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, [*prefix, name])
 
-    walk(root, [])
+    walk(typer.main.get_command(app), [])
     return paths
+
+
+def test_the_walk_reaches_nested_commands() -> None:
+    paths = _all_command_paths()
+    assert ["runs", "new"] in paths
+    assert ["db", "check"] in paths
 
 
 @pytest.mark.parametrize("path", _all_command_paths(), ids=lambda p: " ".join(p) or "autopack")
