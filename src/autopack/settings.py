@@ -85,7 +85,41 @@ class Settings(BaseSettings):
         description="Base URL of the sandbox provider (`autopack sandbox serve`).",
     )
 
-    @field_validator("database_url", "api_key", "secret_key", mode="before")
+    oauth_server_url: str | None = Field(
+        default=None,
+        description="Send every OAuth provider's authorize and token requests to "
+        "<url>/<provider>/authorize and <url>/<provider>/token instead of the real "
+        "endpoints: for the fake OAuth server (`autopack fake-oauth serve`) in tests "
+        "and demos. Empty means the real provider endpoints.",
+    )
+    youtube_client_id: str | None = Field(
+        default=None, description="Google OAuth client id used to connect YouTube accounts."
+    )
+    youtube_client_secret: SecretStr | None = Field(
+        default=None, description="Google OAuth client secret for youtube_client_id."
+    )
+    etsy_client_id: str | None = Field(
+        default=None, description="Etsy app keystring (OAuth client id; PKCE, no secret)."
+    )
+    shopify_client_id: str | None = Field(
+        default=None, description="Shopify app API key (OAuth client id)."
+    )
+    shopify_client_secret: SecretStr | None = Field(
+        default=None, description="Shopify app API secret key."
+    )
+
+    @field_validator(
+        "database_url",
+        "api_key",
+        "secret_key",
+        "oauth_server_url",
+        "youtube_client_id",
+        "youtube_client_secret",
+        "etsy_client_id",
+        "shopify_client_id",
+        "shopify_client_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

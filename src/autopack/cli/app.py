@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from autopack import __version__
-from autopack.cli import db, runs, serve
+from autopack.cli import (
+    actions,
+    approvals,
+    credentials,
+    db,
+    docs,
+    fake_oauth,
+    runs,
+    sandbox,
+    serve,
+    worker,
+)
 from autopack.cli._common import err, out
 from autopack.domain.errors import EXIT_CHECK_FAILED, AutopackError
 
@@ -29,7 +40,15 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(runs.app, name="runs")
+app.add_typer(docs.app, name="docs")
+app.add_typer(docs.workspace_app, name="workspace")
+app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(credentials.app, name="credentials")
+app.add_typer(fake_oauth.app, name="fake-oauth")
 app.command("serve")(serve.serve)
+app.add_typer(actions.app, name="actions")
+app.add_typer(approvals.app, name="approvals")
+app.command("worker")(worker.worker)
 
 
 def _version(value: bool) -> None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from autopack.domain.errors import ConfigurationError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option: this connection only reads (SQLite: deferred BEGIN, no write lock).
+READ_ONLY_OPTION = "autopack_read_only"
 
 
 def normalize_database_url(url: str) -> str:
@@ -51,7 +55,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # Take the write lock up front: a deferred transaction that later
         # upgrades to a writer can fail with SQLITE_BUSY without waiting.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Connections marked read-only (see ``read_only``) take no write lock:
+        # in WAL mode they read a consistent snapshot and never block writers.
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
@@ -75,3 +84,14 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def backend_name(engine: Engine) -> str:
     return engine.dialect.name
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """A transaction for reads only: on SQLite it takes no write lock (WAL snapshot).
+
+    Writing through it is a bug: SQLite may then fail with SQLITE_BUSY instead
+    of waiting. PostgreSQL ignores the option.
+    """
+    with engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn, conn.begin():
+        yield conn

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, MetaData, String
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from autopack.db.types import UTCDateTime
@@ -33,3 +43,175 @@ class RunRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_runs_project_family_created", "project", "family", "created_at"),)
+
+
+class ApprovalRow(Base):
+    """A request for a human decision, bound to one payload hash or a batch of them."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    # Canonical JSON list of the payload hashes covered (one for a single action).
+    hashes: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(16))
+    project: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_approvals_status_created", "status", "created_at"),)
+
+
+class ExternalActionRow(Base):
+    """One current-state row per idempotency key."""
+
+    __tablename__ = "external_actions"
+
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(16))
+    project: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Canonical JSON of the payload exactly as proposed and hashed.
+    payload: Mapped[str] = mapped_column(Text)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"), nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempt_count: Mapped[int] = mapped_column(Integer)
+    retry_count: Mapped[int] = mapped_column(Integer)
+    redispatch_count: Mapped[int] = mapped_column(Integer)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fencing: Mapped[int] = mapped_column(Integer)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    provider_object_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # Redacted canonical JSON.
+    response_summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Head of this action's event chain: tampering with its events is detectable.
+    event_count: Mapped[int] = mapped_column(Integer)
+    last_event_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_external_actions_status_next", "status", "next_attempt_at"),
+        # Partial: most actions belong to no run, and they should not pay for it.
+        Index(
+            "ix_external_actions_run",
+            "run_id",
+            sqlite_where=text("run_id IS NOT NULL"),
+            postgresql_where=text("run_id IS NOT NULL"),
+        ),
+        Index("ix_external_actions_approval", "approval_id"),
+    )
+
+
+class ExternalActionEventRow(Base):
+    """Insert-only (database triggers refuse UPDATE and DELETE), hash-chained per action."""
+
+    __tablename__ = "external_action_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(ForeignKey("external_actions.idempotency_key"))
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(24))
+    fencing: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Redacted canonical JSON.
+    data: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", "seq", name="uq_external_action_events_key_seq"),
+    )
+
+
+class CredentialKeyRow(Base):
+    """The credential store's key ring: one salt per key generation, never the key.
+
+    The active row has ``active_slot = 1`` (unique); retired rows have NULL.
+    """
+
+    __tablename__ = "credential_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    active_slot: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CredentialRow(Base):
+    """One provider account's credential; secret material only in ``secret_ciphertext``."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    environment: Mapped[str] = mapped_column(String(16))
+    # Canonical JSON list of granted scopes.
+    scopes: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    paused: Mapped[bool] = mapped_column(Boolean)
+    pause_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    refresh_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    has_refresh_token: Mapped[bool] = mapped_column(Boolean)
+    key_hint: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("credential_keys.key_id"))
+    # AES-256-GCM (nonce + ciphertext + tag), base64; bound to provider/account/kind.
+    secret_ciphertext: Mapped[str] = mapped_column(Text)
+    # Bumped on every change of the secret material (compare-and-set).
+    version: Mapped[int] = mapped_column(Integer)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    refresh_count: Mapped[int] = mapped_column(Integer)
+    failure_count: Mapped[int] = mapped_column(Integer)
+    total_failures: Mapped[int] = mapped_column(Integer)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error_class: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    last_error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Workspace-relative POSIX path of the open re-auth task (Markdown), if any.
+    reauth_task: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("provider", "account", name="uq_credentials_provider_account"),
+    )
+
+
+class CredentialEventRow(Base):
+    """Insert-only (database triggers refuse UPDATE and DELETE); never holds secrets."""
+
+    __tablename__ = "credential_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Redacted canonical JSON.
+    data: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_credential_events_provider_account", "provider", "account", "id"),)

@@ -108,3 +108,38 @@ def state_dir(workspace: Path) -> Path:
 
 def embedded_database_path(workspace: Path) -> Path:
     return state_dir(workspace) / EMBEDDED_DB_NAME
+
+
+POLICY_NAME = "policy.json"
+LEDGER_DIR = "ledger"
+LEDGER_EXPORT_NAME = "actions.json"
+
+
+def project_dir(workspace: Path, project: str) -> Path:
+    return workspace / RUNS_ROOT / validate_identifier("project", project)
+
+
+def project_policy_path(workspace: Path, project: str) -> Path:
+    """The project policy file: ``.autonomous_runs/<project>/policy.json``."""
+    return project_dir(workspace, project) / POLICY_NAME
+
+
+def ledger_export_path(workspace: Path, ref: RunRef) -> Path:
+    """The run-local ledger export: ``<run dir>/ledger/actions.json``."""
+    return ref.artifact_path(workspace, LEDGER_DIR, LEDGER_EXPORT_NAME)
+
+
+CREDENTIALS_KEY_NAME = "credentials.key"
+REAUTH_DIR = "reauth"
+
+
+def credentials_key_path(workspace: Path) -> Path:
+    """Development-only generated credential key: ``_autopack/credentials.key``."""
+    return state_dir(workspace) / CREDENTIALS_KEY_NAME
+
+
+def reauth_task_paths(workspace: Path, provider: str, account: str) -> tuple[Path, Path]:
+    """A re-auth task: ``_autopack/reauth/<provider>/<account>.md`` and ``.json``."""
+    directory = state_dir(workspace) / REAUTH_DIR / validate_identifier("provider", provider)
+    name = validate_identifier("account", account)
+    return directory / f"{name}.md", directory / f"{name}.json"

@@ -1,0 +1,442 @@
+"""External-action ledger benchmark: prints one JSON line.
+
+Measured on SQLite (a file, WAL, synchronous=FULL: Autopack's settings) and on
+PostgreSQL (AUTOPACK_BENCH_PG_URL, else a throw-away cluster started the way the
+test command does):
+
+- guarded_p50_us / guarded_p99_us: one guarded call through the real services:
+  propose an action the project policy auto-approves -> claim -> dispatch to an
+  in-process no-op adapter -> confirm. Records the approval and the event chain.
+- replay_p50_us: the same call again for a completed key (nothing is dispatched).
+- floor_p50_us: the durable floor any such ledger needs: two bare commits
+  (insert the intent, update the outcome) on the same engine and settings.
+- sqlite.powertools_p50_us: AWS Lambda Powertools' ``idempotent_function`` around
+  the same no-op call, with a persistence layer over the same SQLite file and the
+  same pragmas (Powertools ships none for SQLite, so it is written here).
+- pg_throughput_1w / pg_throughput_4w: guarded calls per second from 1 and from 4
+  worker processes on distinct keys.
+
+Targets: guarded p50 <= 2x floor; replay p50 <= 100 us on SQLite; guarded p50 no
+slower than Powertools; 4 workers >= 1.5x one worker.
+
+Usage: python bench/ledger_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import multiprocessing
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import types
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from autopack.db.engine import create_db_engine
+from autopack.db.schema import upgrade
+from autopack.domain.layout import project_policy_path
+from autopack.domain.providers import (
+    DispatchResult,
+    Intent,
+    LookupResult,
+    LookupStatus,
+    Outcome,
+    RenderedRequest,
+)
+from autopack.services.context import build_runtime
+from autopack.services.executor import Executor
+from autopack.services.providers import ProviderRegistry
+from autopack.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from throwaway_pg import throwaway_postgres
+
+PROJECT = "bench"
+
+
+class NoopAdapter:
+    """In-process provider: dispatch succeeds at once with a derived object id."""
+
+    name = "noop"
+    actions = frozenset({"ping"})
+
+    def render(self, intent: Intent) -> RenderedRequest:
+        return RenderedRequest(
+            method="POST",
+            url="noop://ping",
+            headers={},
+            body=dict(intent.payload),
+            provider_idempotency_key=intent.idempotency_key,
+        )
+
+    def dispatch(self, intent: Intent, request: RenderedRequest) -> DispatchResult:
+        return DispatchResult(Outcome.SUCCEEDED, provider_object_id="obj-" + intent.idempotency_key)
+
+    def lookup(self, intent: Intent) -> LookupResult:
+        return LookupResult(LookupStatus.NOT_FOUND)
+
+
+def _us(samples: list[int]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered) / 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1000
+    return round(p50, 1), round(p99, 1)
+
+
+def _timed(n: int, call: Callable[[int], Any]) -> list[int]:
+    out = []
+    for i in range(n):
+        start = time.perf_counter_ns()
+        call(i)
+        out.append(time.perf_counter_ns() - start)
+    return out
+
+
+def _workspace_with_policy(root: Path) -> Path:
+    policy = project_policy_path(root, PROJECT)
+    policy.parent.mkdir(parents=True, exist_ok=True)
+    policy.write_text(
+        json.dumps({"auto_approve": [{"provider": "noop", "action": "ping"}]}), encoding="utf-8"
+    )
+    return root
+
+
+def _executor(
+    workspace: Path, url: str, worker: str = "bench"
+) -> tuple[Executor, Callable[[], None]]:
+    settings = Settings(_env_file=None, workspace=workspace, database_url=url)
+    rt = build_runtime(settings)
+    registry = ProviderRegistry(settings, extra=[NoopAdapter()])
+    return Executor(rt, registry, worker=worker), rt.close
+
+
+def _guarded(executor: Executor, key: str, n: int) -> Any:
+    return executor.guarded_call(
+        provider="noop", action="ping", account="main", key=key, payload={"n": n}, project=PROJECT
+    )
+
+
+def measure_ledger(workspace: Path, url: str, n: int, prefix: str) -> dict[str, float]:
+    """Guarded calls and floor calls alternate, so both see the same disk and CPU weather."""
+    executor, close = _executor(workspace, url)
+    try:
+        floor_call = _floor_call(executor, prefix)
+        for i in range(20):  # warm up pools, caches, statement compilation
+            _guarded(executor, f"{prefix}-warm-{i}", i)
+            floor_call(n + i)
+        guarded: list[int] = []
+        floor: list[int] = []
+        for i in range(n):
+            start = time.perf_counter_ns()
+            _guarded(executor, f"{prefix}-g-{i}", i)
+            guarded.append(time.perf_counter_ns() - start)
+            start = time.perf_counter_ns()
+            floor_call(i)
+            floor.append(time.perf_counter_ns() - start)
+        first = _guarded(executor, f"{prefix}-g-0", 0)
+        assert first.status == "succeeded", first.status
+        replay = _timed(n, lambda i: _guarded(executor, f"{prefix}-g-{i}", i))
+    finally:
+        close()
+    g50, g99 = _us(guarded)
+    return {
+        "guarded_p50_us": g50,
+        "guarded_p99_us": g99,
+        "replay_p50_us": _us(replay)[0],
+        "floor_p50_us": _us(floor)[0],
+    }
+
+
+def _floor_call(executor: Executor, tag: str) -> Callable[[int], None]:
+    """Two bare commits per call on the same engine: insert intent, update outcome."""
+    engine = executor.rt.engine
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS bench_floor (key VARCHAR(200) PRIMARY KEY, "
+            "payload TEXT NOT NULL, status VARCHAR(24) NOT NULL, result TEXT)"
+        )
+    insert = text("INSERT INTO bench_floor (key, payload, status) VALUES (:k, :p, 'dispatching')")
+    finish = text("UPDATE bench_floor SET status = 'succeeded', result = :r WHERE key = :k")
+
+    def call(i: int) -> None:
+        key = f"floor-{tag}-{i}"
+        with engine.connect() as conn:
+            with conn.begin():
+                conn.execute(insert, {"k": key, "p": f'{{"n":{i}}}'})
+            with conn.begin():
+                conn.execute(finish, {"k": key, "r": "obj-" + key})
+
+    return call
+
+
+# --- Powertools over the same SQLite file ----------------------------------------
+
+
+def _load_powertools() -> tuple[Any, Any, Any, Any, Any, Any]:
+    """Import Powertools' idempotency without its DynamoDB layer (which needs boto3)."""
+    name = "aws_lambda_powertools.utilities.idempotency"
+    if name not in sys.modules:
+        spec = importlib.util.find_spec("aws_lambda_powertools.utilities")
+        assert spec is not None
+        assert spec.submodule_search_locations is not None
+        package = types.ModuleType(name)
+        package.__path__ = [str(Path(next(iter(spec.submodule_search_locations))) / "idempotency")]
+        sys.modules[name] = package
+    from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyItemAlreadyExistsError,
+        IdempotencyItemNotFoundError,
+    )
+    from aws_lambda_powertools.utilities.idempotency.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+    return (
+        IdempotencyConfig,
+        IdempotencyItemAlreadyExistsError,
+        IdempotencyItemNotFoundError,
+        idempotent_function,
+        BasePersistenceLayer,
+        DataRecord,
+    )
+
+
+def measure_powertools(db_file: Path, n: int) -> float:
+    (
+        config_cls,
+        already_exists,
+        not_found,
+        idempotent_function,
+        base_layer,
+        data_record,
+    ) = _load_powertools()
+
+    class SQLitePersistenceLayer(base_layer):  # type: ignore[misc, valid-type]
+        """Powertools persistence on a SQLite file with Autopack's pragmas."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=FULL",
+                "PRAGMA busy_timeout=10000",
+            ):
+                self._db.execute(pragma)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS powertools_idempotency (id TEXT PRIMARY KEY, "
+                "status TEXT, expiry INTEGER, in_progress_expiry INTEGER, data TEXT, "
+                "validation TEXT)"
+            )
+
+        def _row(self, key: str) -> Any:
+            row = self._db.execute(
+                "SELECT id, status, expiry, in_progress_expiry, data, validation "
+                "FROM powertools_idempotency WHERE id = ?",
+                (key,),
+            ).fetchone()
+            if row is None:
+                return None
+            return data_record(
+                idempotency_key=row[0],
+                status=row[1],
+                expiry_timestamp=row[2],
+                in_progress_expiry_timestamp=row[3],
+                response_data=row[4] or "",
+                payload_hash=row[5] or "",
+            )
+
+        def _get_record(self, idempotency_key: str) -> Any:
+            record = self._row(idempotency_key)
+            if record is None:
+                raise not_found
+            return record
+
+        def _put_record(self, data_record: Any) -> None:
+            values = (
+                data_record.idempotency_key,
+                data_record.status,
+                data_record.expiry_timestamp,
+                data_record.in_progress_expiry_timestamp,
+                data_record.response_data,
+                data_record.payload_hash,
+            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                try:
+                    self._db.execute(
+                        "INSERT INTO powertools_idempotency VALUES (?, ?, ?, ?, ?, ?)", values
+                    )
+                except sqlite3.IntegrityError:
+                    old = self._row(data_record.idempotency_key)
+                    if old is not None and not old.is_expired:
+                        raise already_exists(old_data_record=old) from None
+                    self._db.execute(
+                        "UPDATE powertools_idempotency SET status = ?, expiry = ?, "
+                        "in_progress_expiry = ?, data = ?, validation = ? WHERE id = ?",
+                        (*values[1:], values[0]),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+        def _update_record(self, data_record: Any) -> None:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "UPDATE powertools_idempotency SET data = ?, expiry = ?, status = ? WHERE id = ?",
+                (
+                    data_record.response_data,
+                    data_record.expiry_timestamp,
+                    data_record.status,
+                    data_record.idempotency_key,
+                ),
+            )
+            self._db.execute("COMMIT")
+
+        def _delete_record(self, data_record: Any) -> None:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "DELETE FROM powertools_idempotency WHERE id = ?", (data_record.idempotency_key,)
+            )
+            self._db.execute("COMMIT")
+
+    # Outside Lambda Powertools warns that it cannot read the remaining time: expected here.
+    warnings.filterwarnings("ignore", message="Couldn't determine the remaining time")
+    layer = SQLitePersistenceLayer(db_file)
+    config = config_cls(use_local_cache=False)
+    adapter = NoopAdapter()
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="intent", persistence_store=layer, config=config
+    )
+    def call(intent: dict[str, Any]) -> dict[str, Any]:
+        request = adapter.render(Intent("noop", "ping", "main", intent["key"], intent["payload"]))
+        result = adapter.dispatch(
+            Intent("noop", "ping", "main", intent["key"], intent["payload"]), request
+        )
+        return {"provider_object_id": result.provider_object_id}
+
+    for i in range(20):
+        call(intent={"key": f"pt-warm-{i}", "payload": {"n": i}})
+    samples = _timed(n, lambda i: call(intent={"key": f"pt-{i}", "payload": {"n": i}}))
+    layer._db.close()
+    return _us(samples)[0]
+
+
+# --- PostgreSQL throughput ---------------------------------------------------------
+
+
+def _throughput_worker(
+    index: int, workspace: str, url: str, count: int, barrier: Any, results: Any, tag: str
+) -> None:
+    executor, close = _executor(Path(workspace), url, worker=f"w{index}")
+    try:
+        for i in range(10):
+            _guarded(executor, f"{tag}-{index}-warm-{i}", i)
+        barrier.wait(timeout=120)
+        start = time.perf_counter()
+        for i in range(count):
+            _guarded(executor, f"{tag}-{index}-{i}", i)
+        results.put((start, time.perf_counter()))
+    finally:
+        close()
+
+
+def measure_throughput(workspace: Path, url: str, workers: int, count: int, tag: str) -> float:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_throughput_worker,
+            args=(i, str(workspace), url, count, barrier, results, tag),
+        )
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    spans = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    # Wall time from the first worker's start to the last worker's end.
+    wall = float(max(end for _, end in spans) - min(start for start, _ in spans))
+    return round(workers * count / wall, 1)
+
+
+@contextlib.contextmanager
+def postgres_url() -> Iterator[str | None]:
+    given = os.environ.get("AUTOPACK_BENCH_PG_URL")
+    if given:
+        yield given
+        return
+    with throwaway_postgres() as url:
+        yield url
+
+
+def prepare_pg(url: str) -> None:
+    """Migrate to head and drop the floor table of an earlier run (keys are unique per run)."""
+    engine = create_db_engine(url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS bench_floor")
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (CI smoke run)")
+    args = parser.parse_args(argv)
+    n = 300 if args.quick else 2000
+    count = 300 if args.quick else 1500
+    result: dict[str, Any] = {"quick": args.quick, "iterations": n}
+    with tempfile.TemporaryDirectory(prefix="autopack-bench-") as tmp:
+        root = _workspace_with_policy(Path(tmp))
+        db_file = root / "ledger.db"
+        sqlite_url = f"sqlite:///{db_file.as_posix()}"
+        engine = create_db_engine(sqlite_url)
+        upgrade(engine)
+        engine.dispose()
+        sqlite_result = measure_ledger(root, sqlite_url, n, "sq")
+        sqlite_result["powertools_p50_us"] = measure_powertools(db_file, n)
+        result["sqlite"] = sqlite_result
+        with postgres_url() as pg:
+            if pg is None:
+                result["postgres"] = None
+                result["pg_throughput_1w"] = None
+                result["pg_throughput_4w"] = None
+            else:
+                prepare_pg(pg)
+                run = os.urandom(4).hex()  # a reused database keeps earlier runs' keys
+                result["postgres"] = measure_ledger(root, pg, n, f"pg-{run}")
+                result["pg_throughput_1w"] = measure_throughput(root, pg, 1, count, f"tp1-{run}")
+                result["pg_throughput_4w"] = measure_throughput(root, pg, 4, count, f"tp4-{run}")
+    s = result["sqlite"]
+    checks = {
+        "sqlite_guarded_le_2x_floor": s["guarded_p50_us"] <= 2 * s["floor_p50_us"],
+        "sqlite_replay_le_100us": s["replay_p50_us"] <= 100,
+        "sqlite_guarded_le_powertools": s["guarded_p50_us"] <= s["powertools_p50_us"],
+    }
+    if result["postgres"] is not None:
+        p = result["postgres"]
+        checks["postgres_guarded_le_2x_floor"] = p["guarded_p50_us"] <= 2 * p["floor_p50_us"]
+        checks["pg_4w_ge_1_5x_1w"] = result["pg_throughput_4w"] >= 1.5 * result["pg_throughput_1w"]
+    result["targets_met"] = checks
+    print(json.dumps(result, sort_keys=True), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Credential health, refresh and events over HTTP. Responses never hold secrets."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from autopack.domain.credentials import (
+    CredentialNotFoundError,
+    CredentialStatus,
+    validate_provider,
+)
+from autopack.domain.errors import InvalidInputError
+from autopack.services.credentials import (
+    DEFAULT_EVENTS_LIMIT,
+    MAX_EVENTS_LIMIT,
+    CredentialHealth,
+    CredentialService,
+)
+
+router = APIRouter(prefix="/api/auth/oauth")
+
+# Worst first: the overall status of a group is its worst member's.
+_SEVERITY = [
+    CredentialStatus.INVALID,
+    CredentialStatus.NEEDS_REAUTH,
+    CredentialStatus.PAUSED,
+    CredentialStatus.EXPIRED,
+    CredentialStatus.REFRESHING,
+    CredentialStatus.PRESENT,
+]
+_service_lock = threading.Lock()
+
+
+def get_credential_service(request: Request) -> CredentialService:
+    """One service per app, so refreshes in this process share one flight."""
+    state = request.app.state
+    with _service_lock:
+        service: CredentialService | None = getattr(state, "credential_service", None)
+        if service is None:
+            service = CredentialService(state.runtime, actor="api")
+            state.credential_service = service
+    return service
+
+
+CredentialServiceDep = Annotated[CredentialService, Depends(get_credential_service)]
+
+
+def overall(items: list[CredentialHealth]) -> str:
+    if not items:
+        return CredentialStatus.MISSING.value
+    return min((h.status for h in items), key=_SEVERITY.index).value
+
+
+@router.get("/health")
+def health_all(credentials: CredentialServiceDep) -> dict[str, Any]:
+    items = credentials.health()
+    providers: dict[str, list[CredentialHealth]] = {}
+    for item in items:
+        providers.setdefault(item.provider, []).append(item)
+    return {
+        "status": overall(items),
+        "providers": {name: overall(group) for name, group in sorted(providers.items())},
+        "credentials": [h.to_dict() for h in items],
+    }
+
+
+@router.get("/health/{provider}")
+def health_provider(
+    provider: str, credentials: CredentialServiceDep, account: str | None = None
+) -> dict[str, Any]:
+    items = credentials.health(validate_provider(provider), account)
+    return {
+        "provider": provider,
+        "status": overall(items),
+        "credentials": [h.to_dict() for h in items],
+    }
+
+
+@router.post("/refresh/{provider}")
+def refresh(
+    provider: str, credentials: CredentialServiceDep, account: str | None = None
+) -> dict[str, Any]:
+    """Refresh now (joins a refresh already running). ``account`` may be left out
+    when the provider has exactly one stored account."""
+    validate_provider(provider)
+    if account is None:
+        accounts = [h.account for h in credentials.health(provider)]
+        if not accounts:
+            raise CredentialNotFoundError(f"no credentials for {provider}")
+        if len(accounts) > 1:
+            raise InvalidInputError(
+                f"{provider} has {len(accounts)} accounts: pass ?account=",
+                code="account_required",
+                details={"accounts": accounts},
+            )
+        account = accounts[0]
+    return credentials.refresh(provider, account).to_dict()
+
+
+@router.get("/events")
+def events(
+    credentials: CredentialServiceDep,
+    provider: str | None = None,
+    account: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_LIMIT)] = DEFAULT_EVENTS_LIMIT,
+) -> dict[str, Any]:
+    return {"events": credentials.events(provider, account, limit)}

@@ -1,0 +1,237 @@
+"""`autopack actions ...`: propose, inspect, reconcile, cancel, verify and export the ledger."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from autopack.cli._common import JSON_OPTION, out, out_json, runtime
+from autopack.domain.canonical import parse_json_strict
+from autopack.domain.errors import InvalidInputError
+from autopack.domain.ledger import MAX_PAYLOAD_BYTES, ActionStatus
+from autopack.services.executor import Executor
+from autopack.services.ledger import DEFAULT_LIST_LIMIT, DEFAULT_REQUESTER, LedgerService
+
+app = typer.Typer(
+    help="The external-action ledger: every side effect, its approval, attempts and history."
+)
+
+STATUSES = ", ".join(s.value for s in ActionStatus)
+
+
+def read_payload(source: str) -> Any:
+    """A JSON object from a file (or '-' for stdin); refused before anything is written."""
+    limit = MAX_PAYLOAD_BYTES * 4  # raw text may carry whitespace; canonical size is checked later
+    if source == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        path = Path(source)
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as exc:
+            raise InvalidInputError(
+                f"cannot read payload file {source!r}: {exc.strerror}", code="payload_unreadable"
+            ) from exc
+    if len(data) > limit:
+        raise InvalidInputError(
+            f"payload file is larger than {limit} bytes; the canonical limit is "
+            f"{MAX_PAYLOAD_BYTES}",
+            code="payload_too_large",
+        )
+    return parse_json_strict(data)
+
+
+def _when(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+@app.command("propose")
+def propose(
+    provider: Annotated[str, typer.Option(help="Provider name, e.g. sandbox.")],
+    action: Annotated[str, typer.Option(help="Provider action, e.g. videos.create.")],
+    key: Annotated[str, typer.Option(help="Idempotency key: one action per key, forever.")],
+    payload: Annotated[str, typer.Option(help="JSON object file ('-' for stdin). No floats.")],
+    account: Annotated[str, typer.Option(help="Provider account.")] = "default",
+    project: Annotated[str | None, typer.Option(help="Project (its policy applies).")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run this action belongs to.")] = None,
+    requested_by: Annotated[
+        str, typer.Option("--as", help="Who proposes (cannot approve it by default).")
+    ] = DEFAULT_REQUESTER,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Record an intent; prints the record, its dry-run render and the hash to approve."""
+    body = read_payload(payload)
+    with runtime() as rt:
+        proposal = LedgerService(rt).propose(
+            provider=provider,
+            action=action,
+            account=account,
+            key=key,
+            payload=body,
+            project=project,
+            run_id=run_id,
+            requested_by=requested_by,
+        )
+    if as_json:
+        out_json(proposal.to_dict())
+        return
+    record = proposal.record
+    out(("recorded" if proposal.created else "already recorded (same hash)") + f": {record.key}")
+    out(f"status: {record.status}")
+    out(f"provider: {record.provider}  action: {record.action}  account: {record.account}")
+    out(f"category: {record.category}")
+    out(f"payload_hash: {record.payload_hash}")
+    out(f"request_hash: {record.request_hash}")
+    out(f"approval: {_when(record.approval_id)}")
+    render = proposal.rendered.to_dict()
+    out(f"render: {render['method']} {render['url']}")
+    out_json(render)
+    if record.status == ActionStatus.AWAITING_APPROVAL:
+        out(
+            f"approve with: autopack approvals approve {record.approval_id} "
+            f"--hash {record.payload_hash} --as <name>"
+        )
+
+
+@app.command("list")
+def list_actions(
+    status: Annotated[str | None, typer.Option(help=f"Only this status: {STATUSES}.")] = None,
+    project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Only this run.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = DEFAULT_LIST_LIMIT,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List actions, newest first."""
+    with runtime() as rt:
+        records = LedgerService(rt).list(status, project=project, run_id=run_id, limit=limit)
+    if as_json:
+        out_json([r.to_dict() for r in records])
+        return
+    if not records:
+        out("no actions")
+        return
+    for r in records:
+        d = r.to_dict()
+        out(
+            f"{d['key']}  {d['status']}  {d['provider']}/{d['action']}  "
+            f"{d['created_at']}  {d['provider_object_id'] or '-'}"
+        )
+
+
+@app.command("show")
+def show(key: str, as_json: bool = JSON_OPTION) -> None:
+    """What, when, which approval, attempts, provider object id and the full history."""
+    with runtime() as rt:
+        detail = LedgerService(rt).show(key)
+    if as_json:
+        out_json(detail)
+        return
+    a = detail["action"]
+    out(f"key: {a['key']}")
+    out(f"what: {a['provider']}/{a['action']} account {a['account']} ({a['category']})")
+    out(f"status: {a['status']}")
+    out(f"provider_object_id: {_when(a['provider_object_id'])}")
+    out(f"payload_hash: {a['payload_hash']}")
+    out(f"proposed: {a['created_at']} by {a['requested_by']}")
+    out(f"started: {_when(a['started_at'])}  completed: {_when(a['completed_at'])}")
+    out(f"attempts: {a['attempt_count']}  retries: {a['retry_count']}  fencing: {a['fencing']}")
+    if a["last_error"]:
+        out(f"last_error: {a['last_error']}")
+    ap = detail["approval"]
+    if ap is None:
+        out("approval: none")
+    else:
+        out(
+            f"approval: {ap['id']} {ap['status']} by {ap['decided_by'] or '-'} at "
+            f"{_when(ap['decided_at'])} (expires {ap['expires_at']})"
+        )
+    out("history:")
+    for ev in detail["events"]:
+        out(
+            f"  {ev['seq']:>3} {ev['at']} {ev['event']}: {ev['from'] or '-'} -> {ev['to']} "
+            f"[{ev['actor']}, fencing {ev['fencing']}]"
+        )
+
+
+@app.command("reconcile")
+def reconcile(as_json: bool = JSON_OPTION) -> None:
+    """Expire lapsed leases and approvals; resolve unknown actions through provider lookup."""
+    with runtime() as rt:
+        report = Executor(rt, worker="reconciler").reconcile()
+    if as_json:
+        out_json(report)
+        return
+    out(
+        f"expired leases: {report['expired_leases']}  expired approvals: "
+        f"{report['expired_approvals']}"
+    )
+    for name in ("succeeded", "retry_wait", "needs_attention", "still_unknown"):
+        keys = report[name]
+        out(f"{name}: {len(keys)}" + (f" ({', '.join(keys)})" if keys else ""))
+
+
+@app.command("cancel")
+def cancel(
+    key: str,
+    actor: Annotated[str, typer.Option("--as", help="Who cancels.")] = "operator",
+    reason: Annotated[str | None, typer.Option(help="Why (recorded, redacted).")] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Cancel an action that is not in flight (awaiting approval, approved, retry_wait)."""
+    with runtime() as rt:
+        record = LedgerService(rt).cancel(key, actor=actor, reason=reason)
+    if as_json:
+        out_json(record.to_dict())
+    else:
+        out(f"cancelled: {record.key}")
+
+
+@app.command("resolve")
+def resolve(
+    key: str,
+    outcome: Annotated[str, typer.Option(help="succeeded or failed (what you found).")],
+    actor: Annotated[str, typer.Option("--as", help="Who decides.")],
+    object_id: Annotated[
+        str | None, typer.Option(help="Provider object id (required for succeeded).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded, redacted).")] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """A person settles a needs_attention (or unknown) action; nothing is sent."""
+    with runtime() as rt:
+        record = LedgerService(rt).resolve(
+            key, outcome=outcome, actor=actor, provider_object_id=object_id, reason=reason
+        )
+    if as_json:
+        out_json(record.to_dict())
+    else:
+        out(f"resolved {record.key}: {record.status}")
+
+
+@app.command("verify-chain")
+def verify_chain(as_json: bool = JSON_OPTION) -> None:
+    """Recompute the event hash chain: exit 0 when intact, 1 on any break."""
+    with runtime() as rt:
+        report = LedgerService(rt).verify_chain()
+    if as_json:
+        out_json(report)
+    else:
+        out(f"ok: {report['events']} events over {report['actions']} actions verify")
+
+
+@app.command("export")
+def export(
+    run_id: Annotated[str, typer.Option(help="Run whose actions to export.")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write <run dir>/ledger/actions.json (deterministic, redacted); prints its path."""
+    with runtime() as rt:
+        path, document = LedgerService(rt).export_run(run_id)
+    if as_json:
+        out_json({"path": path, "actions": len(document["actions"])})
+    else:
+        out(path)

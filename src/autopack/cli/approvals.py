@@ -1,0 +1,88 @@
+"""`autopack approvals ...`: the human side of the ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from autopack.cli._common import JSON_OPTION, out, out_json, runtime
+from autopack.services.approvals import ApprovalService
+
+app = typer.Typer(help="Approvals: bound to a payload hash, single use, expire after 24 h.")
+
+
+def _line(body: dict[str, Any]) -> str:
+    return (
+        f"{body['id']}  {body['status']}  {body['category']}  hash {body['subject_hash']}  "
+        f"requested by {body['requested_by']}  expires {body['expires_at']}"
+    )
+
+
+@app.command("list")
+def list_approvals(
+    status: Annotated[
+        str | None, typer.Option(help="pending (default), approved, rejected, expired, all.")
+    ] = "pending",
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Approvals waiting for a person (oldest first), with what each would send."""
+    with runtime() as rt:
+        items = ApprovalService(rt).list(None if status == "all" else status)
+    if as_json:
+        out_json(items)
+        return
+    if not items:
+        out("no approvals")
+        return
+    for body in items:
+        out(_line(body))
+        for a in body["actions"]:
+            out(f"    {a['key']}  {a['provider']}/{a['action']}  {a['status']}")
+
+
+@app.command("approve")
+def approve(
+    approval_id: Annotated[int, typer.Argument(help="Approval id.")],
+    hash_: Annotated[str, typer.Option("--hash", help="The exact hash shown for the action.")],
+    approver: Annotated[str, typer.Option("--as", help="Who approves.")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Approve exactly this hash (refused when it differs, was used, or expired)."""
+    with runtime() as rt:
+        body = ApprovalService(rt).approve(approval_id, hash_=hash_, approver=approver)
+    if as_json:
+        out_json(body)
+    else:
+        out(f"approved {body['id']}: {', '.join(body['actions'])}")
+
+
+@app.command("reject")
+def reject(
+    approval_id: Annotated[int, typer.Argument(help="Approval id.")],
+    rejecter: Annotated[str, typer.Option("--as", help="Who rejects.")],
+    reason: Annotated[str | None, typer.Option(help="Why (recorded, redacted).")] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Reject: the covered actions become rejected and are never sent."""
+    with runtime() as rt:
+        body = ApprovalService(rt).reject(approval_id, rejecter=rejecter, reason=reason)
+    if as_json:
+        out_json(body)
+    else:
+        out(f"rejected {body['id']}: {', '.join(body['actions'])}")
+
+
+@app.command("batch")
+def batch(
+    keys: Annotated[list[str], typer.Argument(help="Idempotency keys awaiting approval.")],
+    requested_by: Annotated[str, typer.Option("--as", help="Who asks for the batch.")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """One approval for several awaiting actions, bound to the hash of their hashes."""
+    with runtime() as rt:
+        body = ApprovalService(rt).request_batch(keys, requested_by=requested_by)
+    if as_json:
+        out_json(body)
+    else:
+        out(_line(body))

@@ -1,0 +1,267 @@
+"""The external-action ledger as pure logic: states, transitions, retries, categories.
+
+One current-state row per idempotency key moves through these states; every
+move is a compare-and-set on (state, fencing counter) done by the services,
+and every move must be allowed by ``TRANSITIONS`` below. Nothing here does I/O.
+
+    awaiting_approval -> approved | rejected | expired | cancelled
+    approved          -> dispatching | expired | cancelled
+    dispatching       -> succeeded | failed | retry_wait | unknown | needs_attention
+    retry_wait        -> dispatching | failed | cancelled
+    unknown           -> succeeded | retry_wait | failed | needs_attention
+    needs_attention   -> succeeded | failed          (a person decides)
+
+``unknown`` means "sent, outcome not known". It is resolved only through the
+provider's lookup (see ``reconcile_decision``), never by a blind retry.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from autopack.domain.canonical import canonical_hash
+from autopack.domain.errors import ConflictError, InvalidInputError
+from autopack.domain.providers import LookupStatus, Outcome
+
+
+class ActionStatus(enum.StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    DISPATCHING = "dispatching"
+    RETRY_WAIT = "retry_wait"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    NEEDS_ATTENTION = "needs_attention"
+    CANCELLED = "cancelled"
+
+
+S = ActionStatus
+
+TRANSITIONS: Final[dict[ActionStatus, frozenset[ActionStatus]]] = {
+    S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.CANCELLED}),
+    S.APPROVED: frozenset({S.DISPATCHING, S.EXPIRED, S.CANCELLED}),
+    S.DISPATCHING: frozenset({S.SUCCEEDED, S.FAILED, S.RETRY_WAIT, S.UNKNOWN, S.NEEDS_ATTENTION}),
+    S.RETRY_WAIT: frozenset({S.DISPATCHING, S.FAILED, S.CANCELLED}),
+    S.UNKNOWN: frozenset({S.SUCCEEDED, S.RETRY_WAIT, S.FAILED, S.NEEDS_ATTENTION}),
+    S.NEEDS_ATTENTION: frozenset({S.SUCCEEDED, S.FAILED}),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+TERMINAL: Final[frozenset[ActionStatus]] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+# States in which nothing is in flight: a person may cancel.
+CANCELLABLE: Final[frozenset[ActionStatus]] = frozenset(
+    {S.AWAITING_APPROVAL, S.APPROVED, S.RETRY_WAIT}
+)
+# States a worker may claim.
+CLAIMABLE: Final[frozenset[ActionStatus]] = frozenset({S.APPROVED, S.RETRY_WAIT})
+
+
+class IllegalTransitionError(ConflictError):
+    default_code = "illegal_transition"
+
+
+def transition(current: ActionStatus | str, target: ActionStatus | str) -> ActionStatus:
+    """Return ``target`` when the move is allowed, else raise (the one gate for every move)."""
+    cur = ActionStatus(current)
+    nxt = ActionStatus(target)
+    if nxt not in TRANSITIONS[cur]:
+        raise IllegalTransitionError(
+            f"action cannot go from {cur.value} to {nxt.value}",
+            details={"from": cur.value, "to": nxt.value},
+        )
+    return nxt
+
+
+# --- what a dispatch result means -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff, for NO_EFFECT outcomes only."""
+
+    max_retries: int = 3
+    base_seconds: float = 1.0
+    cap_seconds: float = 300.0
+
+    def delay(self, retry_count: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``retry_count + 1`` (deterministic)."""
+        backoff = min(self.cap_seconds, self.base_seconds * float(2 ** max(0, retry_count)))
+        if retry_after is not None and retry_after > backoff:
+            return min(self.cap_seconds, retry_after)
+        return backoff
+
+
+DEFAULT_RETRY_POLICY = RetryPolicy()
+
+
+def outcome_status(outcome: Outcome, retry_count: int, policy: RetryPolicy) -> ActionStatus:
+    """The state a dispatching action moves to after ``outcome``.
+
+    Only NO_EFFECT (proven not to have happened) is retried, and only while
+    ``retry_count`` is below the bound. MAYBE_EFFECT becomes ``unknown``.
+    """
+    if outcome is Outcome.SUCCEEDED:
+        return S.SUCCEEDED
+    if outcome is Outcome.NO_EFFECT:
+        return S.RETRY_WAIT if retry_count < policy.max_retries else S.FAILED
+    if outcome is Outcome.MAYBE_EFFECT:
+        return S.UNKNOWN
+    return S.FAILED
+
+
+# How many times reconciliation may send an action back for one more dispatch
+# after the provider's lookup proved it never happened.
+MAX_RECONCILE_REDISPATCHES: Final = 1
+
+
+def reconcile_decision(status: LookupStatus, redispatches: int) -> ActionStatus | None:
+    """Where an ``unknown`` action goes after a lookup; None means stay ``unknown``.
+
+    FOUND -> succeeded. UNSUPPORTED -> needs_attention (a person decides; never an
+    automatic retry). UNAVAILABLE -> stay unknown, ask again later. NOT_FOUND from a
+    provider that answers lookups authoritatively proves the request had no
+    effect: the action goes back to ``retry_wait`` for one more dispatch (the lease
+    expired, so the old attempt is no longer in flight); a second NOT_FOUND after
+    that re-dispatch goes to needs_attention instead of looping.
+    """
+    if status is LookupStatus.FOUND:
+        return S.SUCCEEDED
+    if status is LookupStatus.UNSUPPORTED:
+        return S.NEEDS_ATTENTION
+    if status is LookupStatus.UNAVAILABLE:
+        return None
+    if redispatches < MAX_RECONCILE_REDISPATCHES:
+        return S.RETRY_WAIT
+    return S.NEEDS_ATTENTION
+
+
+# --- action categories ------------------------------------------------------------
+
+
+class ActionCategory(enum.StrEnum):
+    PUBLISH = "publish"
+    LIST = "list"
+    TRADE = "trade"
+    PAYMENT = "payment"
+    OTHER = "other"
+
+
+# Categories that always need a human approval: no policy can change that.
+HUMAN_ONLY: Final[frozenset[ActionCategory]] = frozenset(
+    {ActionCategory.PUBLISH, ActionCategory.LIST, ActionCategory.TRADE, ActionCategory.PAYMENT}
+)
+
+# Known provider actions. Anything not listed is classified by the words in its
+# name, and the word rules err towards the sensitive side.
+KNOWN_CATEGORIES: Final[dict[tuple[str, str], ActionCategory]] = {
+    ("youtube", "videos.insert"): ActionCategory.PUBLISH,
+    ("etsy", "listings.create"): ActionCategory.LIST,
+    ("shopify", "products.create"): ActionCategory.LIST,
+    ("alpaca", "orders.create"): ActionCategory.TRADE,
+    ("sandbox", "video.upload"): ActionCategory.PUBLISH,
+    ("sandbox", "listing.create"): ActionCategory.LIST,
+    ("sandbox", "product.create"): ActionCategory.LIST,
+    ("sandbox", "order.submit"): ActionCategory.TRADE,
+}
+
+_WORD_RULES: Final[tuple[tuple[ActionCategory, re.Pattern[str]], ...]] = (
+    (ActionCategory.PAYMENT, re.compile(r"pay|charge|refund|invoice|transfer|checkout")),
+    (ActionCategory.TRADE, re.compile(r"order|trade|buy|sell|position")),
+    (ActionCategory.LIST, re.compile(r"listing|product|list_item|inventory")),
+    (ActionCategory.PUBLISH, re.compile(r"publish|upload|video|post|tweet|release|insert")),
+)
+
+
+def action_category(provider: str, action: str) -> ActionCategory:
+    known = KNOWN_CATEGORIES.get((provider, action))
+    if known is not None:
+        return known
+    name = action.lower()
+    for category, pattern in _WORD_RULES:
+        if pattern.search(name):
+            return category
+    return ActionCategory.OTHER
+
+
+def always_needs_human(provider: str, action: str) -> bool:
+    return action_category(provider, action) in HUMAN_ONLY
+
+
+# --- input limits -----------------------------------------------------------------
+
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
+KEY_MAX = 200
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+NAME_MAX = 64
+
+
+def validate_key(key: str) -> str:
+    if not key or len(key) > KEY_MAX or _KEY.fullmatch(key) is None:
+        raise InvalidInputError(
+            f"invalid idempotency key {key[:80]!r}: 1 to {KEY_MAX} of letters, digits and "
+            "'._:@-', starting with a letter or digit",
+            code="invalid_idempotency_key",
+        )
+    return key
+
+
+def validate_name(kind: str, value: str) -> str:
+    """Provider, action and account names."""
+    if not value or len(value) > NAME_MAX or _NAME.fullmatch(value) is None:
+        raise InvalidInputError(
+            f"invalid {kind} {value[:80]!r}: 1 to {NAME_MAX} of lowercase letters, digits, "
+            "'.', '_', '-'",
+            code=f"invalid_{kind}",
+        )
+    return value
+
+
+# --- the event chain --------------------------------------------------------------
+
+GENESIS_HASH: Final = "0" * 64
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    key: str,
+    seq: int,
+    event: str,
+    from_status: str | None,
+    to_status: str,
+    fencing: int,
+    actor: str,
+    at: str,
+    data: str,
+) -> str:
+    """Hash of one event row, chained to the previous event of the same action.
+
+    ``at`` is the recorded UTC timestamp (from the runtime clock seam) and
+    ``data`` the stored canonical JSON text, so the hash covers exactly what
+    the row holds.
+    """
+    return canonical_hash(
+        {
+            "prev": prev_hash,
+            "key": key,
+            "seq": seq,
+            "event": event,
+            "from": from_status,
+            "to": to_status,
+            "fencing": fencing,
+            "actor": actor,
+            "at": at,
+            "data": data,
+        }
+    )

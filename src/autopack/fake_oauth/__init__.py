@@ -1,0 +1,1 @@
+"""A fake OAuth 2.0 authorization server (separate local process) for tests and demos."""

@@ -1,0 +1,355 @@
+"""The sandbox provider adapter: talks to ``autopack sandbox serve`` over HTTP.
+
+Actions and the objects they create::
+
+    video.upload    -> POST /v1/videos
+    listing.create  -> POST /v1/listings
+    product.create  -> POST /v1/products
+    order.submit    -> POST /v1/orders
+
+The body is the intent's canonical payload plus the marker field ``client_ref``;
+the same value goes in the ``Idempotency-Key`` header. That value (the provider
+idempotency key) is derived from provider, account and Autopack idempotency key
+only, so a re-render after a restart gives the same key and lookup can find the
+object a lost response created.
+
+Dispatch classification (only NO_EFFECT may be retried automatically):
+
+    2xx with a JSON object carrying "id"          SUCCEEDED (provider_object_id)
+    2xx without a usable id                        MAYBE_EFFECT (reconcile by lookup)
+    429                                            NO_EFFECT (retry_after from Retry-After)
+    other 4xx                                      PERMANENT
+    5xx, 1xx, 3xx                                  MAYBE_EFFECT
+    ConnectError, ConnectTimeout, PoolTimeout      NO_EFFECT: no byte of the request left
+    UnsupportedProtocol, InvalidURL                PERMANENT: nothing can be sent
+    request rendered for another intent            PERMANENT: refused before sending
+    ReadTimeout, ReadError, RemoteProtocolError,
+    WriteTimeout, WriteError, any other
+    transport error                                MAYBE_EFFECT: the request may have arrived
+
+Lookup: 200 with matches -> FOUND (oldest object), 200 empty -> NOT_FOUND,
+501 -> UNSUPPORTED (mode ``none``: a person decides), anything else or no
+connection -> UNAVAILABLE (reconcile later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from autopack.domain.canonical import JsonValue, canonical_hash, canonical_json, normalize
+from autopack.domain.errors import InvalidInputError
+from autopack.domain.providers import (
+    DispatchResult,
+    Intent,
+    LookupResult,
+    LookupStatus,
+    Outcome,
+    RenderedRequest,
+)
+from autopack.domain.sandbox_protocol import (
+    API_PREFIX,
+    IDEMPOTENCY_HEADER,
+    LOOKUP_BY_MARKER,
+    MARKER_FIELD,
+    REPLAYED_HEADER,
+)
+
+PROVIDER_NAME = "sandbox"
+ACTION_KINDS: Mapping[str, str] = {
+    "video.upload": "videos",
+    "listing.create": "listings",
+    "product.create": "products",
+    "order.submit": "orders",
+}
+DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 3.0
+PROVIDER_KEY_PREFIX = "ap_"
+PROVIDER_KEY_HEX = 40
+_TEXT_SUMMARY_LIMIT = 500
+
+
+class SandboxRenderError(InvalidInputError):
+    default_code = "invalid_sandbox_intent"
+
+
+def provider_idempotency_key(intent: Intent) -> str:
+    """The key the sandbox sees: stable for (provider, account, idempotency key)."""
+    digest = canonical_hash(
+        {
+            "provider": intent.provider,
+            "account": intent.account,
+            "idempotency_key": intent.idempotency_key,
+        }
+    )
+    return PROVIDER_KEY_PREFIX + digest[:PROVIDER_KEY_HEX]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in delta-seconds; an HTTP-date (or garbage) gives None."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = Decimal(value.strip())
+    except InvalidOperation:
+        return None
+    if not seconds.is_finite():
+        return None
+    return max(0.0, float(seconds))
+
+
+def _response_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _response_summary(response: httpx.Response) -> dict[str, Any]:
+    data = _response_json(response)
+    summary: dict[str, Any] = {"status_code": response.status_code}
+    if data is not None:
+        summary["response"] = data
+    else:
+        summary["response_text"] = response.text[:_TEXT_SUMMARY_LIMIT]
+    return summary
+
+
+def _error_message(response: httpx.Response) -> str:
+    data = _response_json(response)
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        message = data["error"].get("message")
+        if isinstance(message, str):
+            return f"HTTP {response.status_code}: {message}"
+    return f"HTTP {response.status_code}"
+
+
+def _describe(exc: Exception, meaning: str) -> str:
+    return f"{type(exc).__name__} ({meaning}): {exc}"
+
+
+class SandboxAdapter:
+    """ProviderAdapter for the sandbox server at ``base_url``.
+
+    ``transport`` is the HTTP seam; ``token`` (a secret, added only at dispatch
+    and lookup, never rendered) is sent as a bearer token when the server was
+    started with ``--token-file``. Holds one ``httpx.Client``: call ``close()``
+    or use it as a context manager when done.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        token: str | None = None,
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
+            raise InvalidInputError(
+                f"sandbox URL must be http(s)://host:port[/path], got {base_url!r}",
+                code="invalid_sandbox_url",
+            )
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._client = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, connect_timeout)),
+            follow_redirects=False,
+            trust_env=False,  # no proxy from the environment between us and the provider
+        )
+
+    # --- ProviderAdapter --------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return PROVIDER_NAME
+
+    @property
+    def actions(self) -> frozenset[str]:
+        return frozenset(ACTION_KINDS)
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    def render(self, intent: Intent) -> RenderedRequest:
+        kind = self._kind(intent)
+        if not isinstance(intent.payload, Mapping):
+            raise SandboxRenderError("the payload must be a JSON object")
+        if MARKER_FIELD in intent.payload:
+            raise SandboxRenderError(
+                f"payload field {MARKER_FIELD!r} is reserved: the adapter sets it",
+                code="reserved_field",
+            )
+        key = provider_idempotency_key(intent)
+        body: JsonValue = normalize({**intent.payload, MARKER_FIELD: key})
+        return RenderedRequest(
+            method="POST",
+            url=f"{self._base_url}{API_PREFIX}/{kind}",
+            headers={
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                IDEMPOTENCY_HEADER: key,
+            },
+            body=body,
+            provider_idempotency_key=key,
+        )
+
+    def dispatch(self, intent: Intent, request: RenderedRequest) -> DispatchResult:
+        self._kind(intent)
+        expected_key = provider_idempotency_key(intent)
+        if (
+            request.provider_idempotency_key != expected_key
+            or request.headers.get(IDEMPOTENCY_HEADER) != expected_key
+        ):
+            # A request rendered for another intent: refuse before sending anything.
+            return DispatchResult(
+                Outcome.PERMANENT,
+                error="the request's idempotency key does not belong to this intent; not sent",
+            )
+        headers = dict(request.headers)
+        headers.update(self._auth_headers())
+        try:
+            response = self._client.request(
+                request.method, request.url, content=canonical_json(request.body), headers=headers
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # No connection was made (or none was free): no byte of the request left.
+            return DispatchResult(Outcome.NO_EFFECT, error=_describe(exc, "not sent"))
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            return DispatchResult(Outcome.PERMANENT, error=_describe(exc, "cannot be sent"))
+        except httpx.TransportError as exc:
+            # Read/Write timeouts and errors, a dropped connection, a protocol error:
+            # the request may have been received and acted on.
+            return DispatchResult(Outcome.MAYBE_EFFECT, error=_describe(exc, "maybe sent"))
+        return self._classify(response)
+
+    def lookup(self, intent: Intent) -> LookupResult:
+        kind = self._kind(intent)
+        key = provider_idempotency_key(intent)
+        try:
+            response = self._client.get(
+                f"{self._base_url}{API_PREFIX}/{kind}",
+                params={LOOKUP_BY_MARKER: key},
+                headers={"Accept": "application/json", **self._auth_headers()},
+            )
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            return LookupResult(LookupStatus.UNAVAILABLE, error=_describe(exc, "not asked"))
+        if response.status_code == 501:
+            return LookupResult(
+                LookupStatus.UNSUPPORTED,
+                summary=_response_summary(response),
+                error=_error_message(response),
+            )
+        if response.status_code != 200:
+            return LookupResult(
+                LookupStatus.UNAVAILABLE,
+                summary=_response_summary(response),
+                error=_error_message(response),
+            )
+        data = _response_json(response)
+        objects = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(objects, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("id"), str) for o in objects
+        ):
+            return LookupResult(
+                LookupStatus.UNAVAILABLE,
+                summary=_response_summary(response),
+                error="lookup answer is not a list of objects",
+            )
+        if not objects:
+            return LookupResult(LookupStatus.NOT_FOUND, summary={"matches": 0})
+        first = objects[0]
+        expected = self.render(intent).body
+        summary: dict[str, Any] = {
+            "matches": len(objects),
+            "ids": [o["id"] for o in objects],
+            # False would mean the marker matched an object with another body.
+            "body_matches": first.get("data") == expected,
+            "object": first,
+        }
+        return LookupResult(LookupStatus.FOUND, provider_object_id=first["id"], summary=summary)
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def _kind(self, intent: Intent) -> str:
+        if intent.provider != PROVIDER_NAME:
+            raise SandboxRenderError(
+                f"intent for provider {intent.provider[:64]!r} given to the sandbox adapter",
+                code="wrong_provider",
+            )
+        kind = ACTION_KINDS.get(intent.action)
+        if kind is None:
+            raise SandboxRenderError(
+                f"unknown sandbox action {intent.action[:64]!r}: "
+                f"one of {', '.join(sorted(ACTION_KINDS))}",
+                code="unknown_action",
+            )
+        return kind
+
+    def _classify(self, response: httpx.Response) -> DispatchResult:
+        status = response.status_code
+        summary = _response_summary(response)
+        if 200 <= status < 300:
+            data = _response_json(response)
+            object_id = data.get("id") if isinstance(data, dict) else None
+            if not isinstance(object_id, str) or not object_id:
+                return DispatchResult(
+                    Outcome.MAYBE_EFFECT,
+                    status_code=status,
+                    summary=summary,
+                    error=f"HTTP {status} without an object id",
+                )
+            summary["replayed"] = response.headers.get(REPLAYED_HEADER) == "true"
+            return DispatchResult(
+                Outcome.SUCCEEDED, provider_object_id=object_id, status_code=status, summary=summary
+            )
+        if status == 429:
+            return DispatchResult(
+                Outcome.NO_EFFECT,
+                status_code=status,
+                summary=summary,
+                error=_error_message(response),
+                retry_after_seconds=_retry_after(response),
+            )
+        if 400 <= status < 500:
+            return DispatchResult(
+                Outcome.PERMANENT,
+                status_code=status,
+                summary=summary,
+                error=_error_message(response),
+            )
+        return DispatchResult(
+            Outcome.MAYBE_EFFECT,
+            status_code=status,
+            summary=summary,
+            error=_error_message(response),
+            retry_after_seconds=_retry_after(response),
+        )

@@ -1,0 +1,565 @@
+"""The executor: claim -> re-check -> dispatch -> confirm | unknown, and the reconciler.
+
+Order of durable steps for one attempt:
+
+1. claim (commit): status dispatching, a fresh lease owner token, fencing + 1,
+   lease expiry. The intent is durable BEFORE any network call.
+2. re-render the request from the stored payload, recompute the payload hash and
+   the request hash; refuse (needs_attention, nothing sent) on any mismatch.
+3. dispatch through the adapter (the only network call).
+4. confirm (commit, compare-and-set on status + fencing + owner): succeeded with
+   the provider object id, retry_wait (NO_EFFECT only, bounded, backoff), failed
+   (PERMANENT), or unknown (MAYBE_EFFECT, any exception from the adapter).
+
+A worker that dies anywhere leaves at worst a ``dispatching`` row whose lease
+expires; the reconciler turns it into ``unknown`` and resolves it through the
+provider's lookup, never by a blind retry.
+
+Test seam: ``AUTOPACK_CRASHPOINT=<point>`` makes the process SIGKILL itself at
+that point (see ``CRASHPOINTS``), so the crash tests hit exact places. When the
+variable is unset (always, outside tests) the hook does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import Connection, select
+
+from autopack.domain.approvals import ApprovalRefusedError, check_usable_for_dispatch
+from autopack.domain.canonical import canonical_hash, parse_json_strict
+from autopack.domain.ledger import (
+    CLAIMABLE,
+    DEFAULT_RETRY_POLICY,
+    TERMINAL,
+    ActionStatus,
+    RetryPolicy,
+    outcome_status,
+    reconcile_decision,
+)
+from autopack.domain.providers import DispatchResult, Intent, LookupStatus, Outcome
+from autopack.domain.redaction import Redactor
+from autopack.services.context import Runtime
+from autopack.services.ledger import (
+    ACTIONS,
+    APPROVALS,
+    DEFAULT_REQUESTER,
+    ActionRecord,
+    LeaseLostError,
+    LedgerCore,
+    PreparedIntent,
+    Proposal,
+)
+from autopack.services.providers import ProviderRegistry
+
+CRASHPOINT_ENV: Final = "AUTOPACK_CRASHPOINT"
+CRASHPOINT_DELAY_ENV: Final = "AUTOPACK_CRASHPOINT_DELAY_MS"
+CRASHPOINTS: Final = frozenset(
+    {
+        "before_claim",  # about to claim: nothing written yet
+        "after_claim_commit",  # claim committed, nothing sent
+        "during_dispatch",  # request in flight (killed from a timer thread)
+        "after_response",  # adapter returned, outcome not yet recorded
+        "after_confirm",  # outcome committed
+    }
+)
+DEFAULT_LEASE_SECONDS: Final = 60.0
+
+
+def crashpoint(name: str) -> None:
+    """Test seam: SIGKILL this process when AUTOPACK_CRASHPOINT names this point."""
+    wanted = os.environ.get(CRASHPOINT_ENV)
+    if not wanted or wanted != name:
+        return
+    if name == "during_dispatch":
+        delay = int(os.environ.get(CRASHPOINT_DELAY_ENV, "300")) / 1000
+
+        def _kill() -> None:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        timer = threading.Timer(delay, _kill)
+        timer.daemon = True
+        timer.start()
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A held lease: the owner token and fencing value every later write must match."""
+
+    row: dict[str, Any]
+    owner: str
+
+    @property
+    def key(self) -> str:
+        return str(self.row["idempotency_key"])
+
+    @property
+    def fencing(self) -> int:
+        return int(self.row["fencing"])
+
+
+class Executor(LedgerCore):
+    def __init__(
+        self,
+        runtime: Runtime,
+        registry: ProviderRegistry | None = None,
+        redactor: Redactor | None = None,
+        *,
+        worker: str = "worker",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    ) -> None:
+        super().__init__(runtime, registry, redactor)
+        self.worker = worker
+        self.lease_seconds = lease_seconds
+        self.retry_policy = retry_policy
+
+    def _owner(self) -> str:
+        return f"{self.worker[:40]}:{self.rt.entropy(8).hex()}"
+
+    # -- claim --------------------------------------------------------------------
+
+    def _claimable_query(self, now: datetime, key: str | None) -> Any:
+        query = select(ACTIONS).where(ACTIONS.c.status.in_([s.value for s in CLAIMABLE]))
+        query = query.where(
+            (ACTIONS.c.next_attempt_at.is_(None)) | (ACTIONS.c.next_attempt_at <= now)
+        )
+        if key is not None:
+            query = query.where(ACTIONS.c.idempotency_key == key)
+        query = query.order_by(ACTIONS.c.created_at, ACTIONS.c.idempotency_key).limit(1)
+        if self.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        return query
+
+    def _check_approval(self, conn: Connection, row: dict[str, Any], now: datetime) -> None:
+        if row["approval_id"] is None:
+            raise ApprovalRefusedError("action has no approval", code="not_approved")
+        approval = (
+            conn.execute(select(APPROVALS).where(APPROVALS.c.id == row["approval_id"]))
+            .mappings()
+            .first()
+        )
+        if approval is None:
+            raise ApprovalRefusedError("approval row missing", code="not_approved")
+        hashes = parse_json_strict(approval["hashes"])
+        assert isinstance(hashes, list)
+        check_usable_for_dispatch(
+            status=approval["status"],
+            hashes=[str(h) for h in hashes],
+            payload_hash=row["payload_hash"],
+            expires_at=approval["expires_at"],
+            now=now,
+            first_attempt=row["attempt_count"] == 0,
+        )
+
+    def claim(self, key: str | None = None) -> Claim | None:
+        """Lease the oldest claimable action (or ``key``); None when there is none."""
+        crashpoint("before_claim")
+        while True:
+            now = self.rt.clock()
+            with self.tx() as conn:
+                found = conn.execute(self._claimable_query(now, key)).mappings().first()
+                if found is None:
+                    return None
+                row = dict(found)
+                try:
+                    self._check_approval(conn, row, now)
+                except ApprovalRefusedError as exc:
+                    self._refuse_claim(conn, row, exc, now)
+                    continue
+                owner = self._owner()
+                new = self.move(
+                    conn,
+                    row,
+                    ActionStatus.DISPATCHING,
+                    event="claimed",
+                    actor=owner,
+                    now=now,
+                    data={"attempt": row["attempt_count"] + 1},
+                    values={
+                        "fencing": row["fencing"] + 1,
+                        "lease_owner": owner,
+                        "lease_expires_at": now + timedelta(seconds=self.lease_seconds),
+                        "attempt_count": row["attempt_count"] + 1,
+                        "started_at": row["started_at"] or now,
+                        "next_attempt_at": None,
+                    },
+                )
+            crashpoint("after_claim_commit")
+            return Claim(new, owner)
+
+    def _refuse_claim(
+        self, conn: Connection, row: dict[str, Any], exc: ApprovalRefusedError, now: datetime
+    ) -> None:
+        """An approval that does not hold: expired before first use -> expired; any other
+        break (wrong hash, not approved) -> needs_attention. Nothing is sent."""
+        data = {"code": exc.code, "error": exc.message}
+        if exc.code == "approval_expired" and row["status"] == ActionStatus.APPROVED:
+            self.move(
+                conn,
+                row,
+                ActionStatus.EXPIRED,
+                event="approval_expired",
+                actor=self.worker,
+                now=now,
+                data=data,
+                values={"completed_at": now},
+            )
+            return
+        held = self.move(
+            conn,
+            row,
+            ActionStatus.DISPATCHING,
+            event="claimed",
+            actor=self.worker,
+            now=now,
+            data={"attempt": row["attempt_count"] + 1},
+            values={"fencing": row["fencing"] + 1},
+        )
+        self.move(
+            conn,
+            held,
+            ActionStatus.NEEDS_ATTENTION,
+            event="refused",
+            actor=self.worker,
+            now=now,
+            data=data,
+            values={"completed_at": now, "last_error": exc.message},
+        )
+
+    # -- execute ------------------------------------------------------------------
+
+    def execute(self, claim: Claim, conn: Connection | None = None) -> ActionRecord:
+        """Re-check, dispatch and record the outcome of a claimed action."""
+        row = claim.row
+        try:
+            # Rebuilt from the stored payload text, not from anything held in memory.
+            intent = Intent(
+                row["provider"],
+                row["action"],
+                row["account"],
+                row["idempotency_key"],
+                json.loads(row["payload"]),
+            )
+            adapter = self.registry.get(row["provider"])
+            rendered = adapter.render(intent)
+            mismatch = None
+            if canonical_hash(intent.to_hashable()) != row["payload_hash"]:
+                mismatch = "payload hash"
+            elif rendered.request_hash != row["request_hash"]:
+                mismatch = "request hash"
+        except Exception as exc:  # noqa: BLE001 - a request we cannot rebuild is never sent
+            rendered = None
+            mismatch = f"request rebuild ({type(exc).__name__})"
+        if mismatch is not None or rendered is None:
+            return self._finish(
+                claim,
+                ActionStatus.NEEDS_ATTENTION,
+                event="refused",
+                data={
+                    "code": "hash_mismatch",
+                    "error": f"{mismatch} differs from the approved one",
+                },
+                values={
+                    "last_error": f"refused before dispatch: {mismatch} mismatch; nothing sent"
+                },
+                conn=conn,
+            )
+        crashpoint("during_dispatch")
+        try:
+            result = adapter.dispatch(intent, rendered)
+        except Exception as exc:  # noqa: BLE001 - after sending, any failure may have had effect
+            result = DispatchResult(
+                outcome=Outcome.MAYBE_EFFECT, error=f"{type(exc).__name__}: {exc}"
+            )
+        crashpoint("after_response")
+        return self.confirm(claim, result, conn)
+
+    def confirm(
+        self, claim: Claim, result: DispatchResult, conn: Connection | None = None
+    ) -> ActionRecord:
+        row = claim.row
+        target = outcome_status(result.outcome, int(row["retry_count"]), self.retry_policy)
+        now = self.rt.clock()
+        values: dict[str, Any] = {"lease_expires_at": None}
+        data: dict[str, Any] = {
+            "outcome": result.outcome.value,
+            "status_code": result.status_code,
+        }
+        if result.provider_object_id is not None:
+            values["provider_object_id"] = result.provider_object_id
+            data["provider_object_id"] = result.provider_object_id
+        if result.summary:
+            values["response_summary"] = self.redacted_json(result.summary)
+        if result.error is not None:
+            values["last_error"] = self.redacted_text(result.error)
+            data["error"] = values["last_error"]
+        if target is ActionStatus.RETRY_WAIT:
+            delay = self.retry_policy.delay(int(row["retry_count"]), result.retry_after_seconds)
+            values["retry_count"] = int(row["retry_count"]) + 1
+            values["next_attempt_at"] = now + timedelta(seconds=delay)
+            data["retry_in_seconds"] = str(delay)
+        if target in TERMINAL:
+            values["completed_at"] = now
+        record = self._finish(
+            claim,
+            target,
+            event=f"dispatch_{target.value}",
+            data=data,
+            values=values,
+            now=now,
+            conn=conn,
+        )
+        crashpoint("after_confirm")
+        return record
+
+    def _finish(
+        self,
+        claim: Claim,
+        target: ActionStatus,
+        *,
+        event: str,
+        data: dict[str, Any],
+        values: dict[str, Any],
+        now: datetime | None = None,
+        conn: Connection | None = None,
+    ) -> ActionRecord:
+        now = now if now is not None else self.rt.clock()
+        if target in TERMINAL and "completed_at" not in values:
+            values["completed_at"] = now
+        if conn is None:
+            with self.rt.engine.connect() as own:
+                return self._finish(
+                    claim, target, event=event, data=data, values=values, now=now, conn=own
+                )
+        with conn.begin():
+            new = self.move(
+                conn,
+                claim.row,
+                target,
+                event=event,
+                actor=claim.owner,
+                now=now,
+                data=data,
+                values=values,
+                owner=claim.owner,
+            )
+        return ActionRecord.from_row(new)
+
+    def run_once(self, limit: int | None = None) -> list[ActionRecord]:
+        """Claim and execute until nothing is claimable (or ``limit`` actions)."""
+        done: list[ActionRecord] = []
+        while limit is None or len(done) < limit:
+            claim = self.claim()
+            if claim is None:
+                break
+            try:
+                done.append(self.execute(claim))
+            except LeaseLostError:
+                continue
+        return done
+
+    # -- the guarded call: propose + execute in one go ---------------------------
+
+    def guarded_call(
+        self,
+        *,
+        provider: str,
+        action: str,
+        account: str,
+        key: str,
+        payload: Any,
+        project: str | None = None,
+        run_id: str | None = None,
+        requested_by: str = DEFAULT_REQUESTER,
+    ) -> ActionRecord:
+        """Propose and, when the project policy auto-approves it, execute at once.
+
+        Two commits when new and auto-approved: (1) intent + approval + claim +
+        events, before any network call; (2) the outcome. A key already recorded
+        with the same hash returns its record (replay: nothing is sent again); a
+        different hash is ``idempotency_conflict``. Actions that need a human are
+        recorded and returned in ``awaiting_approval``.
+        """
+        prepared = self.prepare(
+            provider=provider,
+            action=action,
+            account=account,
+            key=key,
+            payload=payload,
+            project=project,
+            run_id=run_id,
+            requested_by=requested_by,
+        )
+        # One pooled connection for both commits (intent, outcome).
+        with self.rt.engine.connect() as conn:
+            proposal, claim = self.propose_and_claim(prepared, conn)
+            if claim is None:
+                return proposal.record
+            return self.execute(claim, conn)
+
+    def propose_and_claim(
+        self, prepared: PreparedIntent, conn: Connection | None = None
+    ) -> tuple[Proposal, Claim | None]:
+        if conn is None:
+            with self.rt.engine.connect() as own:
+                return self.propose_and_claim(prepared, own)
+        owner = self._owner()
+        row, found = self.record_intent(
+            conn, prepared, claim_if_auto=owner, lease_seconds=self.lease_seconds
+        )
+        if found is not None:
+            return Proposal(False, prepared, found), None
+        assert row is not None
+        proposal = Proposal.lazy(row, prepared)
+        if row["status"] != ActionStatus.DISPATCHING:
+            return proposal, None
+        return proposal, Claim(row, owner)
+
+    # -- leases and reconciliation ------------------------------------------------
+
+    def expire_leases(self) -> int:
+        """Dispatching rows whose lease ran out become unknown (they may have been sent)."""
+        now = self.rt.clock()
+        count = 0
+        with self.tx() as conn:
+            query = (
+                select(ACTIONS)
+                .where(ACTIONS.c.status == ActionStatus.DISPATCHING.value)
+                .where(ACTIONS.c.lease_expires_at <= now)
+                .order_by(ACTIONS.c.idempotency_key)
+            )
+            if self.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            for found in conn.execute(query).mappings().all():
+                row = dict(found)
+                self.move(
+                    conn,
+                    row,
+                    ActionStatus.UNKNOWN,
+                    event="lease_expired",
+                    actor="reconciler",
+                    now=now,
+                    data={"lease_owner": row["lease_owner"]},
+                    values={
+                        "fencing": row["fencing"] + 1,
+                        "lease_owner": None,
+                        "lease_expires_at": None,
+                    },
+                )
+                count += 1
+        return count
+
+    def reconcile(self, limit: int = 1000) -> dict[str, Any]:
+        """Expire leases, then ask the provider about every unknown action."""
+        from autopack.services.approvals import ApprovalService
+
+        expired_approvals = ApprovalService(self.rt, self.registry, self.redactor).expire_due()
+        expired = self.expire_leases()
+        with self.tx() as conn:
+            keys = (
+                conn.execute(
+                    select(ACTIONS.c.idempotency_key)
+                    .where(ACTIONS.c.status == ActionStatus.UNKNOWN.value)
+                    .order_by(ACTIONS.c.updated_at, ACTIONS.c.idempotency_key)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+        outcome: dict[str, list[str]] = {
+            "succeeded": [],
+            "retry_wait": [],
+            "needs_attention": [],
+            "still_unknown": [],
+        }
+        for key in keys:
+            with self.tx() as conn:
+                found = self.row(conn, key)
+            if found is None or found["status"] != ActionStatus.UNKNOWN:
+                continue
+            row = dict(found)
+            record = ActionRecord.from_row(row)
+            try:
+                result = self.registry.get(record.provider).lookup(record.intent())
+                status, object_id, error = result.status, result.provider_object_id, result.error
+                summary = dict(result.summary)
+            except Exception as exc:  # noqa: BLE001 - a failed lookup leaves it unknown
+                status, object_id, error = LookupStatus.UNAVAILABLE, None, type(exc).__name__
+                summary = {}
+            target = reconcile_decision(status, int(row["redispatch_count"]))
+            if target is None:
+                outcome["still_unknown"].append(key)
+                continue
+            now = self.rt.clock()
+            values: dict[str, Any] = {}
+            data: dict[str, Any] = {"lookup": status.value}
+            if target is ActionStatus.SUCCEEDED:
+                values.update(provider_object_id=object_id, completed_at=now)
+                data["provider_object_id"] = object_id
+                if summary:
+                    values["response_summary"] = self.redacted_json(summary)
+            elif target is ActionStatus.RETRY_WAIT:
+                values.update(
+                    redispatch_count=int(row["redispatch_count"]) + 1, next_attempt_at=now
+                )
+            else:
+                values["last_error"] = self.redacted_text(
+                    error or f"lookup {status.value}: a person must decide"
+                )
+            try:
+                with self.tx() as conn:
+                    self.move(
+                        conn,
+                        row,
+                        target,
+                        event=f"reconciled_{status.value}",
+                        actor="reconciler",
+                        now=now,
+                        data=data,
+                        values=values,
+                    )
+            except LeaseLostError:
+                continue
+            outcome["succeeded" if target is ActionStatus.SUCCEEDED else target.value].append(key)
+        return {
+            "expired_leases": expired,
+            "expired_approvals": expired_approvals,
+            **{name: sorted(v) for name, v in outcome.items()},
+        }
+
+
+def worker_loop(
+    executor: Executor,
+    *,
+    once: bool,
+    poll_seconds: float,
+    stop: threading.Event | None = None,
+    on_batch: Callable[[list[ActionRecord]], None] | None = None,
+    reconcile: bool = False,
+) -> int:
+    """Expire lapsed leases (or fully reconcile), execute what is claimable, repeat.
+
+    Returns how many actions ran."""
+    stop = stop or threading.Event()
+    total = 0
+    while True:
+        if reconcile:
+            executor.reconcile()
+        else:
+            executor.expire_leases()
+        done = executor.run_once()
+        total += len(done)
+        if on_batch is not None and done:
+            on_batch(done)
+        if once or stop.wait(poll_seconds):
+            return total

@@ -1,0 +1,152 @@
+"""Log redaction: every log record passes through the redaction library.
+
+Two hooks, because logging has two places a record can escape from:
+
+- a **record factory** (installed by :func:`install_log_redaction`) redacts each
+  record when it is created, whichever logger created it; a filter on a logger
+  would miss records from its child loggers, which propagate without running the
+  parent's filters;
+- a :class:`RedactingFilter` on the existing handlers of the root and
+  ``autopack`` loggers, for records built by hand (``Logger.handle``) and for
+  ``extra=`` values, which logging attaches after the factory has run. Handlers
+  added later (dictConfig) should list the filter themselves.
+
+The redactor is read through a :class:`RedactorSource`, so the credential
+service can swap in a redactor that knows newly stored secrets without
+reinstalling anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from autopack.domain.redaction import DEFAULT_REDACTOR, Redactor
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`
+# and is redacted as data.
+_STANDARD_ATTRS: Final = frozenset(
+    vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys()
+) | {"message", "asctime", "_autopack_redacted"}
+
+
+class RedactorSource:
+    """Holds the current redactor; replacing it is one atomic reference swap."""
+
+    def __init__(self, redactor: Redactor = DEFAULT_REDACTOR) -> None:
+        self._redactor = redactor
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
+
+    def set(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+
+
+def redact_record(record: logging.LogRecord, redactor: Redactor) -> None:
+    """Redact a record in place: message with its args merged, exception and
+    stack text, and values passed through ``extra=``. Idempotent."""
+    # The mark is the redactor's id, not the redactor: records may be pickled
+    # (QueueHandler, SocketHandler) and a redactor holds the secrets it masks.
+    if getattr(record, "_autopack_redacted", None) != id(redactor):
+        _redact_message(record, redactor)
+        record._autopack_redacted = id(redactor)
+    # Logger.makeRecord adds `extra=` values after the factory ran, so they are
+    # redacted here on every pass (a no-op on already redacted values).
+    for name, value in list(vars(record).items()):
+        if name not in _STANDARD_ATTRS:
+            setattr(record, name, redactor.redact_value(value))
+
+
+def _redact_message(record: logging.LogRecord, redactor: Redactor) -> None:
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError, KeyError):  # a bad format string must not stop redaction
+        message = f"{record.msg!s} {record.args!r}"
+    record.msg = redactor.redact_text(message)
+    record.args = None
+    if record.exc_info:
+        # Formatters print exc_text when set; exc_info is dropped so no handler
+        # formats the live exception (and its unredacted message) again.
+        text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+        record.exc_text = text
+        record.exc_info = None
+    if record.exc_text:
+        record.exc_text = redactor.redact_text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redactor.redact_text(record.stack_info)
+
+
+class RedactingFilter(logging.Filter):
+    """A filter for handlers (dictConfig-friendly): redacts, never drops."""
+
+    def __init__(self, source: RedactorSource | Redactor | None = None) -> None:
+        super().__init__()
+        if isinstance(source, Redactor):
+            source = RedactorSource(source)
+        self.source = source or RedactorSource()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact_record(record, self.source.redactor)
+        return True
+
+
+class LogRedaction:
+    """What :func:`install_log_redaction` installed; ``uninstall`` undoes it."""
+
+    def __init__(
+        self,
+        source: RedactorSource,
+        filter_: RedactingFilter,
+        handlers: list[logging.Handler],
+        previous_factory: Callable[..., logging.LogRecord],
+        factory: Callable[..., logging.LogRecord],
+    ) -> None:
+        self.source = source
+        self.filter = filter_
+        self._handlers = handlers
+        self._previous_factory = previous_factory
+        self._factory = factory
+
+    def set_redactor(self, redactor: Redactor) -> None:
+        self.source.set(redactor)
+
+    def uninstall(self) -> None:
+        with _LOCK:
+            for handler in self._handlers:
+                handler.removeFilter(self.filter)
+            # Only restore if nobody stacked another factory on top of ours.
+            if logging.getLogRecordFactory() is self._factory:
+                logging.setLogRecordFactory(self._previous_factory)
+
+
+_LOCK = threading.Lock()
+
+
+def install_log_redaction(
+    redactor: Redactor | RedactorSource = DEFAULT_REDACTOR,
+    *,
+    loggers: Sequence[str] = ("", "autopack"),
+) -> LogRedaction:
+    """Redact every log record from now on; returns a handle to swap or remove."""
+    source = redactor if isinstance(redactor, RedactorSource) else RedactorSource(redactor)
+    filter_ = RedactingFilter(source)
+    with _LOCK:
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            redact_record(record, source.redactor)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        handlers: list[logging.Handler] = []
+        for name in loggers:
+            for handler in logging.getLogger(name).handlers:
+                if filter_ not in handler.filters:
+                    handler.addFilter(filter_)
+                    handlers.append(handler)
+    return LogRedaction(source, filter_, handlers, previous, factory)

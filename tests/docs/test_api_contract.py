@@ -1,0 +1,97 @@
+"""docs/CANONICAL_API_CONTRACT.md documents exactly the app's routes, with the right auth."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docs_support import read
+from fastapi import FastAPI
+
+from autopack.api import create_app
+from autopack.api.app import route_table
+from autopack.api.security import PUBLIC_ROUTES
+from autopack.governance.contracts import DocumentedEndpoint, documented_endpoints
+from autopack.services.context import build_runtime
+from autopack.settings import Settings
+
+CONTRACT = "docs/CANONICAL_API_CONTRACT.md"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    workspace = tmp_path_factory.mktemp("api-contract")
+    url = f"sqlite:///{(workspace / 'autopack.db').as_posix()}"
+    settings = Settings(
+        _env_file=None, workspace=workspace, database_url=url, api_key="contract-" + "k" * 40
+    )
+    runtime = build_runtime(settings)
+    yield create_app(runtime=runtime)
+    runtime.close()
+
+
+@pytest.fixture(scope="module")
+def documented() -> list[DocumentedEndpoint]:
+    return documented_endpoints(read(CONTRACT))
+
+
+def test_documented_endpoints_equal_the_routes_both_ways(
+    app: FastAPI, documented: list[DocumentedEndpoint]
+) -> None:
+    docs = {(e.method, e.path) for e in documented}
+    routes = route_table(app)
+    missing = sorted(routes - docs)
+    extra = sorted(docs - routes)
+    assert not missing, f"routes without a '### METHOD /path' section in {CONTRACT}: {missing}"
+    assert not extra, f"documented in {CONTRACT} but not served: {extra}"
+
+
+def test_each_endpoint_is_documented_once(documented: list[DocumentedEndpoint]) -> None:
+    counts = Counter((e.method, e.path) for e in documented)
+    assert [key for key, n in counts.items() if n > 1] == []
+
+
+def test_auth_lines_agree_with_the_public_allowlist(documented: list[DocumentedEndpoint]) -> None:
+    wrong = []
+    for e in documented:
+        expected = "public" if (e.method, e.path) in PUBLIC_ROUTES else "X-API-Key"
+        if e.auth != expected:
+            wrong.append(
+                f"{CONTRACT}:{e.line}: {e.method} {e.path}: Auth {e.auth!r}, expected {expected!r}"
+            )
+    assert not wrong, "\n".join(wrong)
+
+
+def _success_code(app: FastAPI, method: str, path: str) -> int:
+    operation: dict[str, Any] = app.openapi().get("paths", {}).get(path, {}).get(method.lower(), {})
+    codes = sorted(int(code) for code in operation.get("responses", {}) if code.startswith("2"))
+    return codes[0] if codes else 200
+
+
+def test_responses_list_the_success_code_and_401_when_protected(
+    app: FastAPI, documented: list[DocumentedEndpoint]
+) -> None:
+    wrong = []
+    for e in documented:
+        needed = {_success_code(app, e.method, e.path)}
+        if e.auth == "X-API-Key":
+            needed.add(401)
+        if not needed <= set(e.statuses):
+            lacking = sorted(needed - set(e.statuses))
+            wrong.append(f"{CONTRACT}:{e.line}: {e.method} {e.path}: Responses lack {lacking}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_reader_sees_every_endpoint_heading(tmp_path: Path) -> None:
+    text = (
+        "# X\n\n## Area\n\n### GET /a/{id}\n\n- Auth: public\n- Responses: `200` ok;\n"
+        "  `404` no\n\n### Not an endpoint\n\n### DELETE /b\n\n- Auth: `X-API-Key`\n"
+        "- Responses: `204`\n"
+    )
+    assert [(e.method, e.path, e.auth, e.statuses) for e in documented_endpoints(text)] == [
+        ("GET", "/a/{id}", "public", (200, 404)),
+        ("DELETE", "/b", "X-API-Key", (204,)),
+    ]

@@ -1,0 +1,220 @@
+"""Dockerfile and docker-compose.yml: schema-valid, non-root, healthy, and as the guide says."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from docs_support import REPO, read, registry
+
+from autopack.settings import DEFAULT_PORT, ENV_PREFIX, Settings
+
+GUIDE = "docs/DOCKER_DEPLOYMENT_GUIDE.md"
+
+
+def _compose() -> dict[str, Any]:
+    compose = registry().compose
+    assert compose is not None
+    data: dict[str, Any] = yaml.safe_load(read(compose.file))
+    return data
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", read("Dockerfile"))
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), " ".join(rest.split())))
+    return out
+
+
+def _guide_services() -> dict[str, dict[str, str]]:
+    """`### service` sections under `## Services`: bullet name -> text."""
+    section = read(GUIDE).split("\n## Services\n", 1)[1].split("\n## ", 1)[0]
+    services: dict[str, dict[str, str]] = {}
+    for chunk in section.split("\n### ")[1:]:
+        name, _, body = chunk.partition("\n")
+        bullets = re.findall(r"^- (\w+): (.*(?:\n  .*)*)", body, flags=re.MULTILINE)
+        services[name.strip()] = {key: " ".join(value.split()) for key, value in bullets}
+    return services
+
+
+def _ticked(text: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", text)
+
+
+def test_compose_validates_against_the_compose_schema() -> None:
+    tool = Path(sys.executable).parent / ("check-jsonschema" + (".exe" if os.name == "nt" else ""))
+    compose = registry().compose
+    assert compose is not None
+    proc = subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.compose-spec", str(REPO / compose.file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_guide_describes_exactly_the_compose_services() -> None:
+    assert list(_guide_services()) == list(_compose()["services"])
+
+
+@pytest.mark.parametrize("name", ["backend", "db"])
+def test_guide_matches_each_service(name: str) -> None:
+    service = _compose()["services"][name]
+    guide = _guide_services()[name]
+    assert _ticked(guide["Image"])[0] == service["image"]
+    assert _ticked(guide["Environment"]) == list(service["environment"])
+    published = [str(p) for p in service.get("ports", [])]
+    assert [t for t in _ticked(guide["Ports"]) if ":" in t] == published
+    for port in service.get("expose", []):
+        assert f"`{port}`" in guide["Ports"]
+    if "command" in service:
+        assert _ticked(guide["Command"])[0] == shlex.join(service["command"])
+    volumes = [str(v) for v in service.get("volumes", [])]
+    assert _ticked(guide["Volumes"]) == volumes
+
+
+def test_backend_environment_is_made_of_settings() -> None:
+    env = _compose()["services"]["backend"]["environment"]
+    fields = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    assert set(env) <= fields
+    assert env["AUTOPACK_ENV"] == "production"
+    assert str(env["AUTOPACK_PORT"]) == str(DEFAULT_PORT)
+
+
+def test_dockerfile_shape() -> None:
+    steps = _instructions()
+    words = [word for word, _ in steps]
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    runs = [args for word, args in steps if word == "RUN"]
+    assert "pip install --require-hashes -r requirements.lock.txt" in runs
+    assert any("pip install --no-deps" in args for args in runs)
+    user = [args for word, args in steps if word == "USER"]
+    assert user
+    assert user[-1] not in ("root", "0")
+    assert words.index("USER") < words.index("CMD")
+    assert [args for word, args in steps if word == "EXPOSE"] == [str(DEFAULT_PORT)]
+    for word, args in steps:
+        if word == "COPY":
+            *sources, _ = args.split()
+            assert all((REPO / s).exists() for s in sources), args
+    compose_cmd = _compose()["services"]["backend"]["command"]
+    cmd = next(args for word, args in steps if word == "CMD")
+    assert yaml.safe_load(cmd) == compose_cmd
+
+
+def _healthcheck() -> list[str]:
+    args = next(args for word, args in _instructions() if word == "HEALTHCHECK")
+    command: list[str] = yaml.safe_load(args.split(" CMD ", 1)[1])
+    assert command[0] == "python", "the slim image has no curl or wget"
+    return command
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[int]:
+    """`autopack db upgrade && autopack serve` on a free loopback port, as the image does."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env.update(AUTOPACK_WORKSPACE=str(tmp_path), AUTOPACK_PORT=str(port), AUTOPACK_API_KEY="h" * 40)
+    autopack = str(Path(sys.executable).parent / "autopack")
+    subprocess.run(
+        [autopack, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True
+    )
+    proc = subprocess.Popen(
+        [autopack, "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_healthcheck_passes_on_a_healthy_server_and_fails_without_one(server: int) -> None:
+    command = _healthcheck()
+    env = {**os.environ, "AUTOPACK_PORT": str(server)}
+    assert (
+        subprocess.run(command, env=env, capture_output=True, timeout=30, check=False).returncode
+        == 0
+    )
+    env["AUTOPACK_PORT"] = str(_free_port())
+    assert (
+        subprocess.run(command, env=env, capture_output=True, timeout=30, check=False).returncode
+        != 0
+    )
+
+
+def test_the_copied_files_build_the_package_offline(tmp_path: Path) -> None:
+    """What the Dockerfile copies is enough for its no-deps, no-isolation package install."""
+    context = tmp_path / "context"
+    for word, args in _instructions():
+        if word != "COPY":
+            continue
+        *sources, target = args.split()
+        for source in sources:
+            dest = (
+                context / target.removeprefix("./")
+                if len(sources) == 1 and target != "./"
+                else context / source
+            )
+            if (REPO / source).is_dir():
+                shutil.copytree(REPO / source, dest, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(REPO / source, dest)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path / "wheels"),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    wheels = [p.name for p in (tmp_path / "wheels").iterdir()]
+    assert len(wheels) == 1
+    assert wheels[0].startswith("autopack-")

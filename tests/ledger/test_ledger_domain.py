@@ -1,0 +1,216 @@
+"""Pure ledger and approval rules (no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from autopack.domain.approvals import (
+    AUTO_APPROVER,
+    ApprovalRefusedError,
+    ProjectPolicy,
+    batch_hash,
+    check_approver,
+    check_decidable,
+    check_hash,
+    check_usable_for_dispatch,
+    subject_hash,
+)
+from autopack.domain.errors import InvalidInputError
+from autopack.domain.ledger import (
+    CANCELLABLE,
+    CLAIMABLE,
+    HUMAN_ONLY,
+    TERMINAL,
+    TRANSITIONS,
+    ActionCategory,
+    ActionStatus,
+    IllegalTransitionError,
+    RetryPolicy,
+    action_category,
+    event_hash,
+    outcome_status,
+    reconcile_decision,
+    transition,
+    validate_key,
+)
+from autopack.domain.providers import LookupStatus, Outcome
+from autopack.services.executor import CRASHPOINTS, crashpoint
+
+S = ActionStatus
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_transition_table_is_closed_and_terminal_states_have_no_exit() -> None:
+    assert set(TRANSITIONS) == set(ActionStatus)
+    assert {S.REJECTED, S.EXPIRED, S.SUCCEEDED, S.FAILED, S.CANCELLED} == TERMINAL
+    # unknown never goes straight back to dispatching: only through lookup decisions.
+    assert S.DISPATCHING not in TRANSITIONS[S.UNKNOWN]
+    # needs_attention is never retried automatically.
+    assert TRANSITIONS[S.NEEDS_ATTENTION] == {S.SUCCEEDED, S.FAILED}
+    assert not (CANCELLABLE & {S.DISPATCHING, S.UNKNOWN})
+    assert {S.APPROVED, S.RETRY_WAIT} == CLAIMABLE
+
+
+@pytest.mark.parametrize("current", list(ActionStatus))
+@pytest.mark.parametrize("target", list(ActionStatus))
+def test_transition_allows_exactly_the_table(current: S, target: S) -> None:
+    if target in TRANSITIONS[current]:
+        assert transition(current, target) is target
+    else:
+        with pytest.raises(IllegalTransitionError):
+            transition(current, target)
+
+
+def test_outcomes_and_bounded_retries() -> None:
+    policy = RetryPolicy(max_retries=2, base_seconds=1, cap_seconds=10)
+    assert outcome_status(Outcome.SUCCEEDED, 0, policy) is S.SUCCEEDED
+    assert outcome_status(Outcome.MAYBE_EFFECT, 0, policy) is S.UNKNOWN
+    assert outcome_status(Outcome.PERMANENT, 0, policy) is S.FAILED
+    assert outcome_status(Outcome.NO_EFFECT, 1, policy) is S.RETRY_WAIT
+    assert outcome_status(Outcome.NO_EFFECT, 2, policy) is S.FAILED
+    assert [policy.delay(n) for n in range(5)] == [1, 2, 4, 8, 10]
+    assert policy.delay(0, retry_after=7) == 7
+    assert policy.delay(0, retry_after=99) == 10
+
+
+def test_reconcile_decisions() -> None:
+    assert reconcile_decision(LookupStatus.FOUND, 0) is S.SUCCEEDED
+    assert reconcile_decision(LookupStatus.UNSUPPORTED, 0) is S.NEEDS_ATTENTION
+    assert reconcile_decision(LookupStatus.UNAVAILABLE, 0) is None
+    assert reconcile_decision(LookupStatus.NOT_FOUND, 0) is S.RETRY_WAIT
+    assert reconcile_decision(LookupStatus.NOT_FOUND, 1) is S.NEEDS_ATTENTION
+
+
+@pytest.mark.parametrize(
+    ("provider", "action", "category"),
+    [
+        ("youtube", "videos.insert", ActionCategory.PUBLISH),
+        ("etsy", "listings.create", ActionCategory.LIST),
+        ("shopify", "products.create", ActionCategory.LIST),
+        ("alpaca", "orders.create", ActionCategory.TRADE),
+        ("sandbox", "video.upload", ActionCategory.PUBLISH),
+        ("sandbox", "order.submit", ActionCategory.TRADE),
+        ("stripe", "charge.create", ActionCategory.PAYMENT),
+        ("x", "tweet.post", ActionCategory.PUBLISH),
+        ("scripted", "ping", ActionCategory.OTHER),
+    ],
+)
+def test_categories(provider: str, action: str, category: ActionCategory) -> None:
+    assert action_category(provider, action) is category
+
+
+def test_no_policy_can_auto_approve_publish_list_trade_or_payment() -> None:
+    everything = ProjectPolicy.from_json({"auto_approve": [{"provider": "*", "action": "*"}]})
+    for provider, action in [
+        ("youtube", "videos.insert"),
+        ("sandbox", "listing.create"),
+        ("alpaca", "orders.create"),
+        ("stripe", "payment.send"),
+    ]:
+        assert action_category(provider, action) in HUMAN_ONLY
+        assert not everything.may_auto_approve(provider, action)
+    assert everything.may_auto_approve("scripted", "ping")
+    assert not ProjectPolicy().may_auto_approve("scripted", "ping")  # default deny
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"auto_approve": "all"},
+        {"auto_approve": [{"provider": "x"}]},
+        {"allow_self_approval": "yes"},
+        {"unknown": 1},
+        {"schema": "other/1"},
+    ],
+)
+def test_malformed_policy_is_refused(body: object) -> None:
+    with pytest.raises(InvalidInputError):
+        ProjectPolicy.from_json(body)
+
+
+def test_approval_rules() -> None:
+    h = "a" * 64
+    check_decidable("pending", NOW + timedelta(hours=1), NOW)
+    for status, expires, code in [
+        ("pending", NOW, "approval_expired"),
+        ("expired", NOW + timedelta(hours=1), "approval_expired"),
+        ("approved", NOW + timedelta(hours=1), "approval_used"),
+        ("rejected", NOW + timedelta(hours=1), "approval_used"),
+    ]:
+        with pytest.raises(ApprovalRefusedError) as info:
+            check_decidable(status, expires, NOW)
+        assert info.value.code == code
+    check_hash(h.upper(), h)
+    with pytest.raises(ApprovalRefusedError):
+        check_hash("b" * 64, h)
+    with pytest.raises(ApprovalRefusedError):
+        check_approver("agent", "agent", ProjectPolicy())
+    check_approver("agent", "agent", ProjectPolicy(allow_self_approval=True))
+    with pytest.raises(ApprovalRefusedError):
+        check_approver("agent", AUTO_APPROVER, ProjectPolicy(allow_self_approval=True))
+    assert subject_hash([h]) == h
+    assert subject_hash([h, "b" * 64]) == batch_hash(["b" * 64, h])
+    with pytest.raises(ApprovalRefusedError):
+        check_usable_for_dispatch(
+            status="approved",
+            hashes=[h],
+            payload_hash="c" * 64,
+            expires_at=NOW + timedelta(hours=1),
+            now=NOW,
+            first_attempt=True,
+        )
+    with pytest.raises(ApprovalRefusedError):
+        check_usable_for_dispatch(
+            status="approved",
+            hashes=[h],
+            payload_hash=h,
+            expires_at=NOW,
+            now=NOW,
+            first_attempt=True,
+        )
+    # A retry after the first attempt is not bound by the approval's expiry.
+    check_usable_for_dispatch(
+        status="approved",
+        hashes=[h],
+        payload_hash=h,
+        expires_at=NOW,
+        now=NOW,
+        first_attempt=False,
+    )
+
+
+def test_event_hash_is_deterministic_and_covers_every_field() -> None:
+    base = {
+        "prev_hash": "0" * 64,
+        "key": "k",
+        "seq": 1,
+        "event": "proposed",
+        "from_status": None,
+        "to_status": "awaiting_approval",
+        "fencing": 0,
+        "actor": "agent",
+        "at": "2026-01-01T00:00:00Z",
+        "data": "{}",
+    }
+    digest = event_hash(**base)  # type: ignore[arg-type]
+    assert digest == event_hash(**base)  # type: ignore[arg-type]
+    for field, other in [("actor", "mallory"), ("seq", 2), ("data", '{"x":1}'), ("at", "x")]:
+        assert event_hash(**{**base, field: other}) != digest  # type: ignore[arg-type]
+
+
+def test_key_validation() -> None:
+    assert validate_key("order-2026:01@x_y.z") == "order-2026:01@x_y.z"
+    for bad in ["", "a b", "-x", "a/b", "k" * 201]:
+        with pytest.raises(InvalidInputError):
+            validate_key(bad)
+
+
+def test_crashpoint_hook_does_nothing_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTOPACK_CRASHPOINT", raising=False)
+    for point in CRASHPOINTS:
+        crashpoint(point)  # still alive
+    monkeypatch.setenv("AUTOPACK_CRASHPOINT", "after_confirm")
+    crashpoint("before_claim")  # another point: still alive

@@ -1,0 +1,145 @@
+"""Log redaction: records from any logger are redacted before a handler sees them."""
+
+from __future__ import annotations
+
+import io
+import logging
+import pickle
+from collections.abc import Iterator
+
+import pytest
+
+from autopack.domain.redaction import Redactor
+from autopack.services.redaction_logging import (
+    RedactingFilter,
+    RedactorSource,
+    install_log_redaction,
+    redact_record,
+)
+
+SECRET = "stored-refresh-token-0123456789"
+OTHER = "rotated-refresh-token-9876543210"
+
+
+@pytest.fixture
+def capture() -> Iterator[io.StringIO]:
+    """A handler on the root logger, formatting like a real deployment would."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+def test_child_logger_args_exception_and_extra_are_redacted(capture: io.StringIO) -> None:
+    handle = install_log_redaction(Redactor().with_secrets([SECRET]))
+    try:
+        log = logging.getLogger("autopack.services.credentials.test")
+        log.info("refreshed with %s for %s", SECRET, "shop-1", extra={"token": SECRET})
+        log.warning("request headers: Authorization: Bearer %s", "abc123def456ghi")
+        try:
+            raise RuntimeError(f"provider said invalid_grant for {SECRET}")
+        except RuntimeError:
+            log.exception("refresh failed")
+    finally:
+        handle.uninstall()
+    text = capture.getvalue()
+    assert SECRET not in text
+    assert "abc123def456ghi" not in text
+    assert "refreshed with [REDACTED:known-secret] for shop-1" in text
+    assert "Authorization: [REDACTED:secret-header]" in text
+    assert "RuntimeError: provider said invalid_grant for [REDACTED:known-secret]" in text
+    assert "Traceback" in text
+
+
+def test_extra_values_are_redacted_as_data(capture: io.StringIO) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep = Keep()
+    logging.getLogger().addHandler(keep)
+    handle = install_log_redaction(Redactor().with_secrets([SECRET]))
+    try:
+        logging.getLogger("autopack.x").info(
+            "done", extra={"response": {"access_token": "opaque", "note": SECRET}, "n": 3}
+        )
+    finally:
+        handle.uninstall()
+        logging.getLogger().removeHandler(keep)
+    (record,) = records
+    assert record.response == {  # type: ignore[attr-defined]
+        "access_token": "[REDACTED:secret-field]",
+        "note": "[REDACTED:known-secret]",
+    }
+    assert record.n == 3  # type: ignore[attr-defined]
+
+
+def test_swapping_the_redactor_takes_effect_without_reinstalling(capture: io.StringIO) -> None:
+    handle = install_log_redaction(Redactor().with_secrets([SECRET]))
+    try:
+        log = logging.getLogger("autopack.swap")
+        log.info("new token %s", OTHER)
+        handle.set_redactor(Redactor().with_secrets([SECRET, OTHER]))
+        log.info("new token %s", OTHER)
+    finally:
+        handle.uninstall()
+    lines = capture.getvalue().splitlines()
+    assert lines[0].endswith(f"new token {OTHER}")
+    assert lines[1].endswith("new token [REDACTED:known-secret]")
+
+
+def test_uninstall_restores_the_record_factory(capture: io.StringIO) -> None:
+    before = logging.getLogRecordFactory()
+    handle = install_log_redaction(Redactor().with_secrets([SECRET]))
+    assert logging.getLogRecordFactory() is not before
+    handle.uninstall()
+    assert logging.getLogRecordFactory() is before
+    assert not any(
+        isinstance(f, RedactingFilter) for h in logging.getLogger().handlers for f in h.filters
+    )
+    logging.getLogger("autopack.after").info("plain %s", SECRET)
+    assert SECRET in capture.getvalue()
+
+
+def test_filter_redacts_records_made_by_hand() -> None:
+    # Records passed straight to Handler.handle skip the factory; the filter
+    # on the handler still redacts them.
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(Redactor().with_secrets([SECRET])))
+    record = logging.makeLogRecord({"msg": "token %s", "args": (SECRET,), "levelno": 20})
+    handler.handle(record)
+    assert stream.getvalue() == "token [REDACTED:known-secret]\n"
+
+
+def test_bad_format_string_still_redacted() -> None:
+    record = logging.makeLogRecord({"msg": "token %s %s", "args": (SECRET,)})
+    redact_record(record, Redactor().with_secrets([SECRET]))
+    assert SECRET not in record.getMessage()
+
+
+def test_redacted_record_pickles_without_secret_material() -> None:
+    red = Redactor().with_secrets([SECRET])
+    record = logging.makeLogRecord({"msg": "token %s", "args": (SECRET,)})
+    redact_record(record, red)
+    data = pickle.dumps(record)
+    assert SECRET.encode() not in data
+    redact_record(record, red)  # marked: second call is a no-op
+    assert record.getMessage() == "token [REDACTED:known-secret]"
+
+
+def test_source_defaults_to_pattern_rules() -> None:
+    source = RedactorSource()
+    assert source.redactor.redact_text("password=hunter2") == (
+        "password=[REDACTED:secret-assignment]"
+    )
