@@ -2,7 +2,10 @@
 
     python scripts/bootstrap.py serve [--host H] [--port P]
         .venv + requirements.lock.txt (hash-checked) + the package, upgrade the
-        embedded SQLite database, start the API (default 127.0.0.1:8000).
+        embedded SQLite database, then run the main job on the embedded default:
+        the sandbox provider (127.0.0.1:8765, or the port of AUTOPACK_SANDBOX_URL),
+        a worker that executes approved actions and reconciles unknown ones, and
+        the API (default 127.0.0.1:8000) in the foreground. Ctrl-C stops all three.
 
     python scripts/bootstrap.py test [PYTEST_ARGS...]
         .venv + requirements-dev.lock.txt, a throw-away PostgreSQL where the
@@ -18,10 +21,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import venv
 from pathlib import Path
 
@@ -31,6 +36,9 @@ STAMP = VENV / ".autopack-installed"
 RUNTIME_LOCK = "requirements.lock.txt"
 DEV_LOCK = "requirements-dev.lock.txt"
 IS_CI = os.environ.get("CI") == "true"
+# Mirrors autopack.settings.DEFAULT_SANDBOX_PORT (this script runs before the
+# package is installed); tests/test_bootstrap.py keeps the two equal.
+DEFAULT_SANDBOX_PORT = 8765
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from throwaway_pg import throwaway_postgres  # noqa: E402 - needs the scripts dir on sys.path
@@ -104,18 +112,42 @@ def ensure_venv(lock: str) -> None:
     STAMP.write_text(wanted + "\n", encoding="utf-8")
 
 
+def sandbox_port() -> int:
+    """The port the sandbox adapter will call: from AUTOPACK_SANDBOX_URL, else the default."""
+    url = os.environ.get("AUTOPACK_SANDBOX_URL", "")
+    port = urllib.parse.urlsplit(url).port if url else None
+    return port or DEFAULT_SANDBOX_PORT
+
+
 def serve(args: argparse.Namespace) -> int:
     ensure_venv(RUNTIME_LOCK)
     autopack = venv_bin("autopack")
     code = run([autopack, "db", "upgrade"])
     if code != 0:
         return code
-    extra: list[str | Path] = []
+    api_args: list[str | Path] = []
     if args.host:
-        extra += ["--host", args.host]
+        api_args += ["--host", args.host]
     if args.port:
-        extra += ["--port", str(args.port)]
-    return run([autopack, "serve", *extra])
+        api_args += ["--port", str(args.port)]
+    # A terminated bootstrap must take its children down with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    helpers = [
+        subprocess.Popen([str(autopack), "sandbox", "serve", "--port", str(sandbox_port())]),
+        subprocess.Popen([str(autopack), "worker", "--reconcile"]),
+    ]
+    try:
+        return run([autopack, "serve", *api_args])
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for proc in helpers:
+            proc.terminate()
+        for proc in helpers:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def _alembic_check(env: dict[str, str], url: str | None, label: str) -> int:

@@ -3,6 +3,7 @@ endpoints that exist; the README quickstart is exactly two commands."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -94,8 +95,10 @@ def problems_in(rel: str, doc: MarkdownFacts) -> list[str]:
     for line, text in shell_lines(doc):
         tokens = shell_tokens(text)
         where = f"{rel}:{line}: {text}"
+        # Later commands (and this one) may use what this one makes.
         if tokens[:1] == ["cp"] and len(tokens) == 3:
-            created.add(tokens[2])  # later commands may use what this one makes
+            created.add(tokens[2])
+        created.update(after for op, after in itertools.pairwise(tokens) if op in (">", ">>"))
         for token in tokens:
             path = token.replace("\\", "/").removeprefix("./").rstrip("/")
             if _is_path(token) and path not in known and path not in created:

@@ -15,6 +15,7 @@ from autopack.api.errors import install_error_handlers
 from autopack.api.security import ApiKeyMiddleware
 from autopack.db.schema import ensure_at_head
 from autopack.services.context import Runtime, build_runtime
+from autopack.services.redaction_logging import LiveRedactorSource, install_log_redaction
 from autopack.settings import Settings, load_settings
 
 
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ensure_at_head(runtime.engine)
+        # Every log line of the server passes the runtime's redactor (stored secrets too).
+        log_redaction = install_log_redaction(LiveRedactorSource(runtime.redactor))
         if generated:
             # Printed once, to the operator's terminal, never logged elsewhere.
             print(  # noqa: T201 - the one place the generated key is shown
@@ -62,7 +65,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 file=sys.stderr,
                 flush=True,
             )
-        yield
+        try:
+            yield
+        finally:
+            log_redaction.uninstall()
 
     app = FastAPI(
         title="Autopack",

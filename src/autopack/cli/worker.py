@@ -11,6 +11,7 @@ import typer
 from autopack.cli._common import err, out, runtime
 from autopack.services.executor import Executor, worker_loop
 from autopack.services.ledger import ActionRecord
+from autopack.services.redaction_logging import LiveRedactorSource, install_log_redaction
 
 
 def _print_batch(done: list[ActionRecord]) -> None:
@@ -38,6 +39,7 @@ def worker(
     name = f"{socket.gethostname()[:24]}-{os.getpid()}"
     with runtime() as rt:
         executor = Executor(rt, worker=name, lease_seconds=lease_seconds)
+        log_redaction = install_log_redaction(LiveRedactorSource(rt.redactor))
         if not once:
             err(f"autopack worker {name}: polling every {poll_seconds}s (Ctrl-C stops)")
         try:
@@ -50,5 +52,6 @@ def worker(
             )
         finally:
             executor.registry.close()
+            log_redaction.uninstall()
     if once:
         out(f"done: {total} action(s) executed")

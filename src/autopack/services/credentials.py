@@ -334,6 +334,8 @@ class CredentialService:
         values = [str(material[f]) for f in SECRET_FIELDS if material.get(f)]
         with self._lock:
             self._seen.update(values)
+        # The runtime's redactor (ledger, logs, API) masks them from now on.
+        self.rt.note_secrets(values)
 
     def _event(
         self, conn: Connection, provider: str, account: str, event: str, data: Mapping[str, Any]

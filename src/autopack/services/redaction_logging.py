@@ -46,6 +46,19 @@ class RedactorSource:
         self._redactor = redactor
 
 
+class LiveRedactorSource(RedactorSource):
+    """Asks ``get`` for the redactor on every record, e.g. ``Runtime.redactor`` (cached),
+    so secrets stored after the filter was installed are masked too."""
+
+    def __init__(self, get: Callable[[], Redactor]) -> None:
+        super().__init__()
+        self._get = get
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._get()
+
+
 def redact_record(record: logging.LogRecord, redactor: Redactor) -> None:
     """Redact a record in place: message with its args merged, exception and
     stack text, and values passed through ``extra=``. Idempotent."""

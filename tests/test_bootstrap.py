@@ -1,0 +1,148 @@
+"""README command 1 (`python scripts/bootstrap.py serve`) runs the main job end to end."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+from autopack.settings import DEFAULT_SANDBOX_PORT
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "bootstrap-test-key-" + "z" * 40
+
+
+def _bootstrap_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bootstrap", ROOT / "scripts" / "bootstrap.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_bootstrap_sandbox_port_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    bootstrap = _bootstrap_module()
+    assert bootstrap.DEFAULT_SANDBOX_PORT == DEFAULT_SANDBOX_PORT
+    monkeypatch.delenv("AUTOPACK_SANDBOX_URL", raising=False)
+    assert bootstrap.sandbox_port() == DEFAULT_SANDBOX_PORT
+    monkeypatch.setenv("AUTOPACK_SANDBOX_URL", "http://127.0.0.1:9123")
+    assert bootstrap.sandbox_port() == 9123
+
+
+def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never answered:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture
+def main_job(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    api_port, sandbox_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPACK_")}
+    env.update(
+        AUTOPACK_WORKSPACE=str(tmp_path / "ws"),
+        AUTOPACK_API_KEY=API_KEY,
+        AUTOPACK_SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}",
+    )
+    (tmp_path / "ws").mkdir()
+    log = tmp_path / "bootstrap.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "bootstrap.py"),
+                "serve",
+                "--port",
+                str(api_port),
+            ],
+            cwd=tmp_path / "ws",
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    api, sandbox = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}"
+    try:
+        _wait_for(f"{api}/health", proc, log)
+        _wait_for(f"{sandbox}/_control/health", proc, log)
+        yield api, sandbox
+        # SIGTERM to the bootstrap alone must stop its three children.
+        proc.terminate()
+        proc.wait(timeout=30)
+        time.sleep(0.5)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{sandbox}/_control/health", timeout=1)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{api}/health", timeout=1)
+    finally:
+        # Whatever happened, leave no process of the group behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="process groups are POSIX")
+def test_serve_runs_api_sandbox_and_worker(main_job: tuple[str, str]) -> None:
+    api, sandbox = main_job
+    headers = {"X-API-Key": API_KEY}
+    proposed = httpx.post(
+        f"{api}/api/actions",
+        headers=headers,
+        json={
+            "provider": "sandbox",
+            "action": "video.upload",
+            "key": "demo-video-1",
+            "payload_json": json.dumps({"title": "Hello"}),
+            "requested_by": "agent",
+        },
+    )
+    assert proposed.status_code == 201, proposed.text
+    action: dict[str, Any] = proposed.json()["action"]
+    assert action["status"] == "awaiting_approval"
+    approval = httpx.get(f"{api}/api/approvals/{action['approval_id']}", headers=headers).json()
+    assert approval["subject_hash"] == action["payload_hash"]
+    approved = httpx.post(
+        f"{api}/api/approvals/{approval['id']}/approve",
+        headers=headers,
+        json={"hash": approval["subject_hash"], "approver": "alice"},
+    )
+    assert approved.status_code == 200, approved.text
+    deadline = time.monotonic() + 60
+    status = ""
+    while time.monotonic() < deadline:
+        shown = httpx.get(f"{api}/api/actions/demo-video-1", headers=headers).json()
+        status = shown["action"]["status"]
+        if status == "succeeded":
+            break
+        time.sleep(0.3)
+    assert status == "succeeded"
+    effects = httpx.get(f"{sandbox}/_control/effects").json()
+    records = effects["effects"] if isinstance(effects, dict) else effects
+    assert len(records) == 1

@@ -1,0 +1,81 @@
+"""The runtime's one redactor: stored secrets are masked in logs and the ledger,
+including secrets stored after the redactor (or the log filter) was built."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from autopack.api.app import create_app
+from autopack.services.context import Runtime, build_runtime
+from autopack.services.credentials import CredentialService
+
+ALPACA_SECRET = "Zk8s2LqP0vXw4RtY6uB9cD1eF3gH5jK7mN0pQ2rS"
+LATER_SECRET = "Hq1w2E3r4T5y6U7i8O9p0AsDfGhJkLzXcVbNm123"
+
+
+@pytest.fixture
+def credentials(runtime: Runtime) -> Iterator[CredentialService]:
+    with CredentialService(runtime) as service:
+        yield service
+
+
+def test_stored_secrets_join_the_runtime_redactor(
+    runtime: Runtime, credentials: CredentialService
+) -> None:
+    before = runtime.redactor()
+    assert ALPACA_SECRET in before.redact_text(f"x {ALPACA_SECRET} y")
+    credentials.add_api_key(
+        "alpaca",
+        "main",
+        key_id="PKTESTKEYID000000001",
+        secret=ALPACA_SECRET,
+        environment="paper",
+    )
+    after = runtime.redactor()
+    assert after is not before
+    assert ALPACA_SECRET not in after.redact_text(f"x {ALPACA_SECRET} y")
+    assert runtime.redactor() is after  # cached until a new secret arrives
+
+
+def test_a_fresh_process_loads_stored_secrets(runtime: Runtime) -> None:
+    with CredentialService(runtime) as service:
+        service.add_api_key(
+            "alpaca",
+            "main",
+            key_id="PKTESTKEYID000000001",
+            secret=ALPACA_SECRET,
+            environment="paper",
+        )
+    fresh = build_runtime(runtime.settings)
+    try:
+        assert ALPACA_SECRET not in fresh.redactor().redact_text(ALPACA_SECRET)
+    finally:
+        fresh.close()
+
+
+def test_server_logs_mask_secrets_stored_while_it_runs(
+    runtime: Runtime, credentials: CredentialService, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = logging.getLogger("autopack.test")
+    with TestClient(create_app(runtime=runtime)):
+        credentials.add_api_key(
+            "alpaca",
+            "main",
+            key_id="PKTESTKEYID000000002",
+            secret=LATER_SECRET,
+            environment="paper",
+        )
+        with caplog.at_level(logging.INFO, logger="autopack.test"):
+            log.info("provider said %s", LATER_SECRET)
+    assert caplog.records
+    assert LATER_SECRET not in caplog.text
+    assert "[REDACTED" in caplog.text
+    # Uninstalled at shutdown: no filter leaks into the rest of the process.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="autopack.test"):
+        log.info("plain %s", "text")
+    assert "plain text" in caplog.text
