@@ -10,9 +10,10 @@ and a README summary block. It plants a known number of broken links (missing
 files and missing anchors) so both tools must find exactly those.
 
 Measured in one run, on the same tree (median of ``--repeat`` runs):
-- ``full_check_s``: the four checks in one process sharing one parse, with no
-  facts cache (cold); ``full_check_warm_s``: the same with the cache filled by
-  an earlier run and no file changed;
+- ``full_check_s``: the four checks in one process sharing one parse (spread
+  over every CPU, like lychee), with the facts cache deleted first (cold);
+  ``full_check_warm_s``: the same with the cache filled by an earlier run and
+  no file changed;
 - ``links_s`` / ``links_warm_s``: the link check alone, in process, cold / warm;
 - ``links_cli_warm_s``: ``autopack docs links`` as a process, warm, and
   ``cli_startup_s``: ``autopack --version`` (interpreter and imports only);

@@ -9,10 +9,27 @@ test command does):
   in-process no-op adapter -> confirm. Records the approval and the event chain.
 - replay_p50_us: the same call again for a completed key (nothing is dispatched).
 - floor_p50_us: the durable floor any such ledger needs: two bare commits
-  (insert the intent, update the outcome) on the same engine and settings.
+  (insert the intent, update the outcome) as raw statements on a driver
+  connection of the same engine (so the same connection settings), held open.
 - sqlite.powertools_p50_us: AWS Lambda Powertools' ``idempotent_function`` around
-  the same no-op call, with a persistence layer over the same SQLite file and the
-  same pragmas (Powertools ships none for SQLite, so it is written here).
+  the same no-op call, with a persistence layer over the same SQLite file
+  (Powertools ships none for SQLite, so it is written here). It runs on the same
+  code path as the floor: a held driver connection of an Autopack engine (WAL,
+  synchronous=FULL, busy_timeout, foreign_keys from the engine's connect hook),
+  raw statements, BEGIN IMMEDIATE ... COMMIT per write.
+
+All three SQLite measurements share one file and one set of PRAGMAs, and each
+commits twice per new key (the guarded call: intent + approval + claim + three
+chained events, then outcome + event), so the comparison is apples to apples.
+On PostgreSQL the floor uses the driver's default transactions (BEGIN,
+statement, COMMIT per step), the same mechanics as the ledger's writes; the
+ledger sends each durable step as one statement (data-modifying CTEs) inside
+its transaction, plus one autocommit SELECT to detect a replay.
+
+The throughput figures are CPU-bound on a small machine: the dev cluster runs
+with fsync=off, so a commit costs no disk wait, and one worker (client plus
+its server backend) already keeps about one core busy; more workers can only
+add the cores that are left. Compare ratios from one run.
 - pg_throughput_1w / pg_throughput_4w: guarded calls per second from 1 and from 4
   worker processes on distinct keys.
 
@@ -40,8 +57,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import text
 
 from autopack.db.engine import create_db_engine
 from autopack.db.schema import upgrade
@@ -148,6 +163,8 @@ def measure_ledger(workspace: Path, url: str, n: int, prefix: str) -> dict[str, 
         assert first.status == "succeeded", first.status
         replay = _timed(n, lambda i: _guarded(executor, f"{prefix}-g-{i}", i))
     finally:
+        while _OPEN:
+            _OPEN.pop().close()
         close()
     g50, g99 = _us(guarded)
     return {
@@ -159,25 +176,48 @@ def measure_ledger(workspace: Path, url: str, n: int, prefix: str) -> dict[str, 
 
 
 def _floor_call(executor: Executor, tag: str) -> Callable[[int], None]:
-    """Two bare commits per call on the same engine: insert intent, update outcome."""
+    """Two bare commits per call: insert the intent, update the outcome.
+
+    Runs on a driver connection of the ledger's own engine (so the connect-time
+    settings are the engine's: WAL, foreign_keys, busy_timeout, synchronous=FULL
+    on SQLite), held for the whole run and driven with raw statements: no pool
+    checkout and no SQL layer, the least any such ledger can do. SQLite
+    transactions start with BEGIN IMMEDIATE like every Autopack write; psycopg
+    opens its transaction implicitly.
+    """
     engine = executor.rt.engine
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS bench_floor (key VARCHAR(200) PRIMARY KEY, "
             "payload TEXT NOT NULL, status VARCHAR(24) NOT NULL, result TEXT)"
         )
-    insert = text("INSERT INTO bench_floor (key, payload, status) VALUES (:k, :p, 'dispatching')")
-    finish = text("UPDATE bench_floor SET status = 'succeeded', result = :r WHERE key = :k")
+    raw = engine.raw_connection()
+    sqlite = engine.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    insert = (
+        "INSERT INTO bench_floor (key, payload, status) "  # noqa: S608 - fixed text
+        f"VALUES ({mark}, {mark}, 'dispatching')"
+    )
+    finish = f"UPDATE bench_floor SET status = 'succeeded', result = {mark} WHERE key = {mark}"  # noqa: S608
+    cursor = raw.cursor()
 
     def call(i: int) -> None:
         key = f"floor-{tag}-{i}"
-        with engine.connect() as conn:
-            with conn.begin():
-                conn.execute(insert, {"k": key, "p": f'{{"n":{i}}}'})
-            with conn.begin():
-                conn.execute(finish, {"k": key, "r": "obj-" + key})
+        if sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(insert, (key, f'{{"n":{i}}}'))
+        raw.commit()
+        if sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(finish, ("obj-" + key, key))
+        raw.commit()
 
+    _OPEN.append(raw)
     return call
+
+
+# Driver connections a measurement holds; closed when its engine is disposed.
+_OPEN: list[Any] = []
 
 
 # --- Powertools over the same SQLite file ----------------------------------------
@@ -225,15 +265,14 @@ def measure_powertools(db_file: Path, n: int) -> float:
     class SQLitePersistenceLayer(base_layer):  # type: ignore[misc, valid-type]
         """Powertools persistence on a SQLite file with Autopack's pragmas."""
 
-        def __init__(self, path: Path) -> None:
+        def __init__(self, engine: Any) -> None:
             super().__init__()
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            for pragma in (
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA synchronous=FULL",
-                "PRAGMA busy_timeout=10000",
-            ):
-                self._db.execute(pragma)
+            # A driver connection of an Autopack engine on the same file: the same
+            # connect-time settings as the ledger and the floor (WAL, foreign_keys,
+            # busy_timeout, synchronous=FULL), driven with raw statements like the
+            # floor, each write transaction opened with BEGIN IMMEDIATE.
+            self._raw = engine.raw_connection()
+            self._db = self._raw.driver_connection
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS powertools_idempotency (id TEXT PRIMARY KEY, "
                 "status TEXT, expiry INTEGER, in_progress_expiry INTEGER, data TEXT, "
@@ -314,7 +353,8 @@ def measure_powertools(db_file: Path, n: int) -> float:
 
     # Outside Lambda Powertools warns that it cannot read the remaining time: expected here.
     warnings.filterwarnings("ignore", message="Couldn't determine the remaining time")
-    layer = SQLitePersistenceLayer(db_file)
+    engine = create_db_engine(f"sqlite:///{db_file.as_posix()}")
+    layer = SQLitePersistenceLayer(engine)
     config = config_cls(use_local_cache=False)
     adapter = NoopAdapter()
 
@@ -331,7 +371,8 @@ def measure_powertools(db_file: Path, n: int) -> float:
     for i in range(20):
         call(intent={"key": f"pt-warm-{i}", "payload": {"n": i}})
     samples = _timed(n, lambda i: call(intent={"key": f"pt-{i}", "payload": {"n": i}}))
-    layer._db.close()
+    layer._raw.close()
+    engine.dispose()
     return _us(samples)[0]
 
 

@@ -3,7 +3,8 @@
 For every (mode, point): propose + approve one action, run `autopack worker --once`
 as a subprocess with AUTOPACK_CRASHPOINT set (the executor's test seam kills the
 process with SIGKILL there), then "restart": a new executor whose clock is past
-the dead worker's lease reconciles and runs what is claimable. The sandbox's own
+the dead worker's lease (and, later, past the settle window for "not found"
+lookups) reconciles and runs what is claimable. The sandbox's own
 store is the ground truth. Afterwards:
 
 - zero duplicate effects (at most one per action, ever);
@@ -123,6 +124,10 @@ def test_crash_matrix(sandbox: SandboxProcess, workspace: Path, database_url: st
             # Restart: a new worker after the dead one's lease ran out.
             skew += timedelta(minutes=5)
             executor = Executor(rt, registry, worker="restarted")
+            executor.reconcile()
+            # A "not found" counts only after the settle window (the dead worker's
+            # request may still be in the provider): let it pass, then reconcile.
+            skew += timedelta(seconds=executor.settle_seconds_for("sandbox") + 1)
             executor.reconcile()
             executor.run_once()
             executor.reconcile()

@@ -17,10 +17,12 @@ from autopack.domain.approvals import (
     check_usable_for_dispatch,
     subject_hash,
 )
+from autopack.domain.canonical import canonical_hash, canonical_json
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.ledger import (
     CANCELLABLE,
     CLAIMABLE,
+    GENESIS_HASH,
     HUMAN_ONLY,
     TERMINAL,
     TRANSITIONS,
@@ -30,12 +32,14 @@ from autopack.domain.ledger import (
     RetryPolicy,
     action_category,
     event_hash,
+    flat_canonical_json,
+    intent_hash,
     outcome_status,
     reconcile_decision,
     transition,
     validate_key,
 )
-from autopack.domain.providers import LookupStatus, Outcome
+from autopack.domain.providers import Intent, LookupStatus, Outcome
 from autopack.services.executor import CRASHPOINTS, crashpoint
 
 S = ActionStatus
@@ -76,11 +80,17 @@ def test_outcomes_and_bounded_retries() -> None:
 
 
 def test_reconcile_decisions() -> None:
-    assert reconcile_decision(LookupStatus.FOUND, 0) is S.SUCCEEDED
-    assert reconcile_decision(LookupStatus.UNSUPPORTED, 0) is S.NEEDS_ATTENTION
-    assert reconcile_decision(LookupStatus.UNAVAILABLE, 0) is None
-    assert reconcile_decision(LookupStatus.NOT_FOUND, 0) is S.RETRY_WAIT
-    assert reconcile_decision(LookupStatus.NOT_FOUND, 1) is S.NEEDS_ATTENTION
+    for settled in (False, True):
+        assert reconcile_decision(LookupStatus.FOUND, 0, settled=settled) is S.SUCCEEDED
+        assert reconcile_decision(LookupStatus.UNSUPPORTED, 0, settled=settled) is (
+            S.NEEDS_ATTENTION
+        )
+        assert reconcile_decision(LookupStatus.UNAVAILABLE, 0, settled=settled) is None
+    assert reconcile_decision(LookupStatus.NOT_FOUND, 0, settled=True) is S.RETRY_WAIT
+    assert reconcile_decision(LookupStatus.NOT_FOUND, 1, settled=True) is S.NEEDS_ATTENTION
+    # Before the settle window the request may still be in the provider: not proof.
+    assert reconcile_decision(LookupStatus.NOT_FOUND, 0, settled=False) is None
+    assert reconcile_decision(LookupStatus.NOT_FOUND, 1, settled=False) is None
 
 
 @pytest.mark.parametrize(
@@ -214,3 +224,44 @@ def test_crashpoint_hook_does_nothing_when_unset(monkeypatch: pytest.MonkeyPatch
         crashpoint(point)  # still alive
     monkeypatch.setenv("AUTOPACK_CRASHPOINT", "after_confirm")
     crashpoint("before_claim")  # another point: still alive
+
+
+def test_fast_hashes_equal_the_canonical_ones() -> None:
+    """intent_hash and event_hash build their bytes flat; they must equal canonical_hash."""
+    payload = {"title": "Cafe\u0301 \u00e9", "n": 5, "nested": {"b": [1, "x"], "a": None}}
+    text = canonical_json(payload).decode("utf-8")
+    intent = Intent("sandbox", "video.upload", "main", "k-1:2@x", payload)
+    assert intent_hash("sandbox", "video.upload", "main", "k-1:2@x", text) == canonical_hash(
+        intent.to_hashable()
+    )
+    # A stored payload edited into other (even equivalent) bytes hashes differently.
+    assert intent_hash("sandbox", "video.upload", "main", "k-1:2@x", text + " ") != (
+        canonical_hash(intent.to_hashable())
+    )
+    fields = {
+        "prev": GENESIS_HASH,
+        "key": "k",
+        "seq": 3,
+        "event": "claimed",
+        "from": None,
+        "to": "dispatching",
+        "fencing": 2,
+        "actor": "Cafe\u0301-worker",
+        "at": "2026-01-01T12:00:00Z",
+        "data": text,
+    }
+    assert event_hash(
+        prev_hash=GENESIS_HASH,
+        key="k",
+        seq=3,
+        event="claimed",
+        from_status=None,
+        to_status="dispatching",
+        fencing=2,
+        actor="Cafe\u0301-worker",
+        at="2026-01-01T12:00:00Z",
+        data=text,
+    ) == canonical_hash(fields)
+    assert flat_canonical_json({"b": "Cafe\u0301", "a": 1, "c": None}) == canonical_json(
+        {"b": "Cafe\u0301", "a": 1, "c": None}
+    )

@@ -117,3 +117,55 @@ def test_lost_response_is_reconciled_per_mode(
         finally:
             registry.close()
             rt.close()
+
+
+def test_not_found_is_no_proof_while_the_request_may_still_land(
+    tmp_path: Path, workspace: Path, database_url: str
+) -> None:
+    """lookup_only provider, a request slower than the adapter's timeout: the dispatch
+    ends in unknown while the provider is still working on it. A reconcile inside the
+    settle window must not send it again; once the effect lands, lookup confirms it."""
+    from autopack.providers.sandbox import SandboxAdapter
+    from autopack.services.context import build_runtime
+
+    with running_sandbox(tmp_path / "sbx", mode="lookup_only") as sbx:
+        settings: Settings = make_settings(workspace, database_url, sandbox_url=sbx.url)
+        rt = build_runtime(settings)
+        adapter = SandboxAdapter(sbx.url, timeout=0.5)
+        registry = ProviderRegistry(settings, extra=[adapter])
+        ledger = LedgerService(rt, registry)
+        approvals = ApprovalService(rt, registry)
+        executor = Executor(rt, registry, worker="t")
+        try:
+            assert executor.settle_seconds_for("sandbox") >= adapter.request_timeout_seconds
+            rec = ledger.propose(
+                provider="sandbox",
+                action="order.submit",
+                account="paper",
+                key="slow-1",
+                payload={"symbol": "AAPL", "qty": "1", "side": "buy"},
+            ).record
+            assert rec.approval_id is not None
+            approvals.approve(rec.approval_id, hash_=rec.payload_hash, approver="alice")
+            sbx.set_faults({"kind": "delay", "seconds": 2.0})  # commits after the timeout
+            (done,) = executor.run_once()
+            assert done.status == "unknown"
+            assert sbx.health()["in_flight"] == 1
+            report = executor.reconcile()  # the lookup says NOT_FOUND: not yet proof
+            assert report["settling"] == report["still_unknown"] == ["slow-1"]
+            assert report["retry_wait"] == []
+            assert ledger.get("slow-1").status == "unknown"
+            assert executor.run_once() == []  # nothing is sent again
+            sbx.wait_idle()  # the delayed request commits
+            assert len(sbx.effects()) == 1
+            report = executor.reconcile()
+            assert report["succeeded"] == ["slow-1"]
+            final = ledger.get("slow-1")
+            assert final.status == "succeeded"
+            assert final.provider_object_id == sbx.effects()[0]["id"]
+            assert executor.run_once() == []
+            assert len(sbx.effects()) == 1  # exactly one effect
+            ledger.verify_chain()
+        finally:
+            registry.close()
+            rt.close()

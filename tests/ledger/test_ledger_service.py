@@ -342,6 +342,13 @@ def test_reconcile_decisions(kit: Kit, lookups: list[LookupStatus], final: str) 
     kit.adapter.effects.clear()
     for i, status in enumerate(lookups):
         kit.adapter.lookups.append(LookupResult(status))
+        if status is LookupStatus.NOT_FOUND:
+            # Inside the settle window NOT_FOUND is no proof: it stays unknown.
+            report = kit.executor.reconcile()
+            assert report["settling"] == report["still_unknown"] == ["k1"]
+            assert kit.executor.run_once() == []
+            kit.clock.advance(seconds=kit.executor.settle_seconds_for("scripted"))
+            kit.adapter.lookups.append(LookupResult(status))
         kit.executor.reconcile()
         if i < len(lookups) - 1:
             kit.adapter.outcomes.append(DispatchResult(Outcome.MAYBE_EFFECT, error="lost"))
@@ -362,7 +369,10 @@ def test_lease_fencing_old_owner_cannot_complete(kit: Kit) -> None:
     assert kit.ledger.get("k1").status == "unknown"
     with pytest.raises(LeaseLostError):
         kit.executor.confirm(old, DispatchResult(Outcome.SUCCEEDED, provider_object_id="x"))
-    kit.executor.reconcile()  # NOT_FOUND (nothing was sent) -> one more dispatch
+    kit.executor.reconcile()  # NOT_FOUND, but the old request may be in flight: wait
+    assert kit.executor.claim() is None
+    kit.clock.advance(seconds=kit.executor.settle_seconds_for("scripted"))
+    kit.executor.reconcile()  # NOT_FOUND after the settle window -> one more dispatch
     new = kit.executor.claim()
     assert new is not None
     assert new.fencing > old.fencing
@@ -483,3 +493,28 @@ def test_a_person_resolves_needs_attention_and_nothing_is_sent(kit: Kit) -> None
     assert again.value.code == "not_resolvable"
     assert len(kit.adapter.sent) == 1
     kit.ledger.verify_chain()
+
+
+def test_a_pooled_connection_killed_while_idle_is_replaced(
+    runtime: Runtime, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL pings only connections idle past POOL_PING_IDLE_SECONDS; one whose
+    server side died meanwhile is discarded and the ledger call still works."""
+    if backend != "postgresql":
+        pytest.skip("the idle ping is PostgreSQL's")
+    import autopack.db.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "POOL_PING_IDLE_SECONDS", 0.0)
+    kit = make_kit(runtime)
+    kit.propose("k1")
+    with runtime.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        conn.rollback()
+    other = engine_module.create_db_engine(runtime.settings.effective_database_url)
+    try:
+        with other.begin() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid or 0)})")
+    finally:
+        other.dispose()
+    kit.propose("k2")  # would raise OperationalError on the dead connection
+    assert {kit.ledger.get(k).status for k in ("k1", "k2")} == {"awaiting_approval"}

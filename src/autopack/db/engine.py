@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from autopack.domain.errors import ConfigurationError
@@ -17,6 +19,7 @@ from autopack.domain.errors import ConfigurationError
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option: this connection only reads (SQLite: deferred BEGIN, no write lock).
 READ_ONLY_OPTION = "autopack_read_only"
+_IMMEDIATE = "BEGIN IMMEDIATE"
 
 
 def normalize_database_url(url: str) -> str:
@@ -57,10 +60,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # upgrades to a writer can fail with SQLITE_BUSY without waiting.
         # Connections marked read-only (see ``read_only``) take no write lock:
         # in WAL mode they read a consistent snapshot and never block writers.
-        if connection.get_execution_options().get(READ_ONLY_OPTION):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Sent straight to the driver connection: the statement needs none of
+        # SQLAlchemy's execution machinery, and this runs for every transaction.
+        sql = "BEGIN" if connection.get_execution_options().get(READ_ONLY_OPTION) else _IMMEDIATE
+        connection.connection.dbapi_connection.execute(sql)
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
@@ -74,8 +77,46 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if "pool_pre_ping" in kwargs:
+        return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _configure_postgres(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection idle longer than this is pinged on checkout.
+POOL_PING_IDLE_SECONDS = 1.0
+_CHECKED_IN = "autopack_checked_in"
+
+
+def _configure_postgres(engine: Engine) -> None:
+    """Pessimistic disconnect handling without a round trip on every checkout.
+
+    SQLAlchemy's ``pool_pre_ping`` pings each time a connection leaves the
+    pool: one extra round trip per transaction on the hot path. A connection
+    goes stale while it sits idle (server restart, idle timeout), so only one
+    that has been idle for ``POOL_PING_IDLE_SECONDS`` is pinged; a failed ping
+    discards it and the pool connects afresh, as with ``pool_pre_ping``.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_CHECKED_IN)
+        if last is None or time.monotonic() - last < POOL_PING_IDLE_SECONDS:
+            return  # just connected, or used a moment ago
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()  # the ping opened a transaction
+        except Exception as exc:  # any failure: this connection is gone
+            raise DisconnectionError("pooled connection failed its ping") from exc
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -12,17 +12,21 @@ and every move must be allowed by ``TRANSITIONS`` below. Nothing here does I/O.
     needs_attention   -> succeeded | failed          (a person decides)
 
 ``unknown`` means "sent, outcome not known". It is resolved only through the
-provider's lookup (see ``reconcile_decision``), never by a blind retry.
+provider's lookup (see ``reconcile_decision``), never by a blind retry, and a
+"not found" answer counts only after a settle window.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from autopack.domain.canonical import canonical_hash
 from autopack.domain.errors import ConflictError, InvalidInputError
 from autopack.domain.providers import LookupStatus, Outcome
 
@@ -124,21 +128,30 @@ def outcome_status(outcome: Outcome, retry_count: int, policy: RetryPolicy) -> A
 MAX_RECONCILE_REDISPATCHES: Final = 1
 
 
-def reconcile_decision(status: LookupStatus, redispatches: int) -> ActionStatus | None:
+def reconcile_decision(
+    status: LookupStatus, redispatches: int, *, settled: bool
+) -> ActionStatus | None:
     """Where an ``unknown`` action goes after a lookup; None means stay ``unknown``.
 
     FOUND -> succeeded. UNSUPPORTED -> needs_attention (a person decides; never an
-    automatic retry). UNAVAILABLE -> stay unknown, ask again later. NOT_FOUND from a
-    provider that answers lookups authoritatively proves the request had no
-    effect: the action goes back to ``retry_wait`` for one more dispatch (the lease
-    expired, so the old attempt is no longer in flight); a second NOT_FOUND after
-    that re-dispatch goes to needs_attention instead of looping.
+    automatic retry). UNAVAILABLE -> stay unknown, ask again later.
+
+    NOT_FOUND is proof of "no effect" only once ``settled``: the action has been
+    ``unknown`` for longer than the settle window (the adapter's request timeout
+    plus a margin, see ``services.executor``). An action becomes unknown after a
+    read timeout, a 5xx, a lost connection or a lease expiry, and the provider
+    may still be processing that very request; a NOT_FOUND before the window has
+    passed leaves it ``unknown`` (settling), because a re-dispatch then could
+    duplicate the effect at a provider without idempotency keys. A settled
+    NOT_FOUND sends the action back to ``retry_wait`` for one more dispatch; a
+    second settled NOT_FOUND after that re-dispatch goes to needs_attention
+    instead of looping.
     """
     if status is LookupStatus.FOUND:
         return S.SUCCEEDED
     if status is LookupStatus.UNSUPPORTED:
         return S.NEEDS_ATTENTION
-    if status is LookupStatus.UNAVAILABLE:
+    if status is LookupStatus.UNAVAILABLE or not settled:
         return None
     if redispatches < MAX_RECONCILE_REDISPATCHES:
         return S.RETRY_WAIT
@@ -232,6 +245,39 @@ def validate_name(kind: str, value: str) -> str:
 GENESIS_HASH: Final = "0" * 64
 
 
+def _nfc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+_FLAT_ENCODER: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def flat_canonical_json(fields: Mapping[str, str | int | None]) -> bytes:
+    """canonical_json of a flat object of strings, ints and None, without the
+    recursive walk: the same bytes (keys sorted, NFC strings, no whitespace)."""
+    return _FLAT_ENCODER.encode(
+        {k: _nfc(v) if isinstance(v, str) else v for k, v in fields.items()}
+    ).encode("utf-8")
+
+
+def intent_hash(provider: str, action: str, account: str, key: str, payload_text: str) -> str:
+    """The intent's payload hash from its stored canonical payload text.
+
+    Equal to ``canonical_hash(Intent(...).to_hashable())`` when ``payload_text``
+    is the canonical JSON of the payload (what the ledger stores); the text is
+    spliced in as is, so a stored payload edited into any other bytes hashes
+    differently and is refused before dispatch.
+    """
+    head = flat_canonical_json(
+        {"account": account, "action": action, "idempotency_key": key, "payload": 0}
+    )
+    # head ends with '"payload":0}'; the payload text replaces the 0.
+    tail = b"," + flat_canonical_json({"provider": provider})[1:]
+    return hashlib.sha256(head[:-2] + payload_text.encode("utf-8") + tail).hexdigest()
+
+
 def event_hash(
     *,
     prev_hash: str,
@@ -249,19 +295,22 @@ def event_hash(
 
     ``at`` is the recorded UTC timestamp (from the runtime clock seam) and
     ``data`` the stored canonical JSON text, so the hash covers exactly what
-    the row holds.
+    the row holds. The bytes hashed are the canonical JSON of these fields
+    (built flat: every field is a string, an int or None).
     """
-    return canonical_hash(
-        {
-            "prev": prev_hash,
-            "key": key,
-            "seq": seq,
-            "event": event,
-            "from": from_status,
-            "to": to_status,
-            "fencing": fencing,
-            "actor": actor,
-            "at": at,
-            "data": data,
-        }
-    )
+    return hashlib.sha256(
+        flat_canonical_json(
+            {
+                "prev": prev_hash,
+                "key": key,
+                "seq": seq,
+                "event": event,
+                "from": from_status,
+                "to": to_status,
+                "fencing": fencing,
+                "actor": actor,
+                "at": at,
+                "data": data,
+            }
+        )
+    ).hexdigest()

@@ -19,7 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from autopack.governance.markdown import CodeBlock, Heading, Link, MarkdownFacts
+from autopack.governance.markdown import CodeBlock, Heading, Link, MarkdownFacts, Packed, pack
 
 # Bump when parse_markdown or MarkdownFacts change meaning.
 FORMAT = 1
@@ -34,13 +34,9 @@ def _stamp() -> str:
     return f"{FORMAT}/markdown-it-py {version('markdown-it-py')}"
 
 
-def encode(facts: MarkdownFacts) -> list[Any]:
-    return [
-        [[h.line, h.level, h.text, h.slug] for h in facts.headings],
-        sorted(facts.anchors),
-        [[link.line, link.href, link.image] for link in facts.links],
-        [[b.start, b.end, b.info, b.fenced] for b in facts.code_blocks],
-    ]
+def encode(facts: MarkdownFacts) -> Packed:
+    """The stored form is the packed one (JSON turns its tuples into lists)."""
+    return pack(facts)
 
 
 def decode(raw: list[Any]) -> MarkdownFacts:
@@ -58,7 +54,7 @@ class FactsCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, list[Any]] = {}
+        self.entries: dict[str, Any] = {}
         self.used: set[str] = set()
         self.dirty = False
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
@@ -78,7 +74,11 @@ class FactsCache:
         return facts
 
     def put(self, key: str, facts: MarkdownFacts) -> None:
-        self.entries[key] = encode(facts)
+        self.put_packed(key, encode(facts))
+
+    def put_packed(self, key: str, packed: Packed) -> None:
+        """Store facts already packed (parsing produced that form anyway)."""
+        self.entries[key] = packed
         self.used.add(key)
         self.dirty = True
 

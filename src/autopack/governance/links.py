@@ -98,7 +98,7 @@ def _problem(view: RepoView, source: str, href: str) -> tuple[str, str, str] | N
     if not fragment or not is_markdown(target) or not view.exists(target):
         return None
     anchor = unquote(fragment)
-    anchors = view.facts([target])[target].anchors
+    anchors = view.facts_of(target).anchors
     if anchor in anchors or anchor.lower() in _BUILTIN_FRAGMENTS:
         return None
     hint = (

@@ -12,8 +12,9 @@ from pathlib import Path
 from autopack.governance.cache import CACHE_NAME, FactsCache, content_key
 from autopack.governance.markdown import (
     MarkdownFacts,
-    collect_facts,
+    decode_text,
     is_markdown,
+    parse_many_packed,
     read_bytes,
     read_text,
 )
@@ -56,20 +57,30 @@ class RepoView:
 
     def facts(self, rels: Sequence[str]) -> dict[str, MarkdownFacts]:
         missing = [rel for rel in rels if rel not in self._facts]
-        if missing and self.cache is None:
-            self._facts.update(collect_facts(self.root, missing, jobs=self.jobs))
-        elif missing and self.cache is not None:
-            keys = {rel: content_key(read_bytes(self.root, rel)) for rel in missing}
+        if missing:
+            # Each file is read once: its bytes give the cache key, its text is
+            # parsed on a miss and kept for checks that scan it (drift).
+            to_parse: dict[str, str] = {}
+            keys: dict[str, str] = {}
             for rel in missing:
-                hit = self.cache.get(keys[rel])
-                if hit is not None:
-                    self._facts[rel] = hit
-            rest = [rel for rel in missing if rel not in self._facts]
-            parsed = collect_facts(self.root, rest, jobs=self.jobs)
-            for rel, found in parsed.items():
-                self.cache.put(keys[rel], found)
-            self._facts.update(parsed)
+                data = read_bytes(self.root, rel)
+                if self.cache is not None:
+                    keys[rel] = content_key(data)
+                    hit = self.cache.get(keys[rel])
+                    if hit is not None:
+                        self._facts[rel] = hit
+                        continue
+                to_parse[rel] = self._texts[rel] = decode_text(rel, data)
+            for rel, (found, packed) in parse_many_packed(to_parse, jobs=self.jobs).items():
+                self._facts[rel] = found
+                if self.cache is not None:
+                    self.cache.put_packed(keys[rel], packed)
         return {rel: self._facts[rel] for rel in rels}
+
+    def facts_of(self, rel: str) -> MarkdownFacts:
+        """One file's facts (parsed on demand, like ``facts``)."""
+        found = self._facts.get(rel)
+        return found if found is not None else self.facts([rel])[rel]
 
     def save_cache(self) -> None:
         """Write the facts cache back (a no-op when nothing changed)."""

@@ -159,6 +159,7 @@ class SandboxAdapter:
             )
         self._base_url = base_url.rstrip("/")
         self._token = token
+        self._timeout = timeout
         self._client = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, connect_timeout)),
@@ -179,6 +180,12 @@ class SandboxAdapter:
     @property
     def base_url(self) -> str:
         return self._base_url
+
+    @property
+    def request_timeout_seconds(self) -> float:
+        """How long a dispatch waits for the answer (the executor's settle window
+        for "not found" lookups is derived from it)."""
+        return self._timeout
 
     def render(self, intent: Intent) -> RenderedRequest:
         kind = self._kind(intent)

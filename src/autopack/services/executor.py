@@ -15,6 +15,15 @@ A worker that dies anywhere leaves at worst a ``dispatching`` row whose lease
 expires; the reconciler turns it into ``unknown`` and resolves it through the
 provider's lookup, never by a blind retry.
 
+Settle window: an ``unknown`` action's request may still be in the provider
+(a read timeout or 5xx does not stop the server from finishing it). The
+reconciler trusts a "not found" lookup only after the action has been
+``unknown`` for ``settle_seconds``; before that the action stays ``unknown``
+(reported in ``still_unknown`` and ``settling``). The default window is the
+adapter's ``request_timeout_seconds`` (``DEFAULT_REQUEST_TIMEOUT_SECONDS`` when
+the adapter does not say) plus ``SETTLE_MARGIN_SECONDS``; pass
+``settle_seconds`` to the executor to set one window for every provider.
+
 Test seam: ``AUTOPACK_CRASHPOINT=<point>`` makes the process SIGKILL itself at
 that point (see ``CRASHPOINTS``), so the crash tests hit exact places. When the
 variable is unset (always, outside tests) the hook does nothing.
@@ -34,19 +43,21 @@ from typing import Any, Final
 from sqlalchemy import Connection, select
 
 from autopack.domain.approvals import ApprovalRefusedError, check_usable_for_dispatch
-from autopack.domain.canonical import canonical_hash, parse_json_strict
+from autopack.domain.canonical import parse_json_strict
 from autopack.domain.ledger import (
     CLAIMABLE,
     DEFAULT_RETRY_POLICY,
     TERMINAL,
     ActionStatus,
     RetryPolicy,
+    intent_hash,
     outcome_status,
     reconcile_decision,
 )
 from autopack.domain.providers import DispatchResult, Intent, LookupStatus, Outcome
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
+from autopack.services.credentials import dispatch_ready_clause
 from autopack.services.ledger import (
     ACTIONS,
     APPROVALS,
@@ -71,6 +82,10 @@ CRASHPOINTS: Final = frozenset(
     }
 )
 DEFAULT_LEASE_SECONDS: Final = 60.0
+# The settle window (see the module docstring): how long a request may still be
+# processed by the provider after the client stopped waiting for it.
+DEFAULT_REQUEST_TIMEOUT_SECONDS: Final = 30.0  # adapters without request_timeout_seconds
+SETTLE_MARGIN_SECONDS: Final = 30.0  # provider work past the client's timeout, clock skew
 
 
 def crashpoint(name: str) -> None:
@@ -117,11 +132,25 @@ class Executor(LedgerCore):
         worker: str = "worker",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+        settle_seconds: float | None = None,
     ) -> None:
         super().__init__(runtime, registry, redactor)
         self.worker = worker
         self.lease_seconds = lease_seconds
         self.retry_policy = retry_policy
+        if settle_seconds is not None and settle_seconds < 0:
+            raise ValueError("settle_seconds must be >= 0")
+        self.settle_seconds = settle_seconds
+
+    def settle_seconds_for(self, provider: str) -> float:
+        """How long an ``unknown`` action of ``provider`` waits before a "not found"
+        lookup counts as proof that its request had no effect."""
+        if self.settle_seconds is not None:
+            return self.settle_seconds
+        timeout = getattr(self.registry.get(provider), "request_timeout_seconds", None)
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            timeout = DEFAULT_REQUEST_TIMEOUT_SECONDS
+        return float(timeout) + SETTLE_MARGIN_SECONDS
 
     def _owner(self) -> str:
         return f"{self.worker[:40]}:{self.rt.entropy(8).hex()}"
@@ -135,6 +164,9 @@ class Executor(LedgerCore):
         )
         if key is not None:
             query = query.where(ACTIONS.c.idempotency_key == key)
+        # A paused or unconnected provider account holds its actions: they stay
+        # approved (not failed) and are claimed after a re-connect resumes it.
+        query = query.where(dispatch_ready_clause(ACTIONS.c.provider, ACTIONS.c.account))
         query = query.order_by(ACTIONS.c.created_at, ACTIONS.c.idempotency_key).limit(1)
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)
@@ -185,6 +217,7 @@ class Executor(LedgerCore):
                     actor=owner,
                     now=now,
                     data={"attempt": row["attempt_count"] + 1},
+                    trusted=True,
                     values={
                         "fencing": row["fencing"] + 1,
                         "lease_owner": owner,
@@ -253,7 +286,15 @@ class Executor(LedgerCore):
             adapter = self.registry.get(row["provider"])
             rendered = adapter.render(intent)
             mismatch = None
-            if canonical_hash(intent.to_hashable()) != row["payload_hash"]:
+            # Hashed from the stored text itself: any edit to it changes the hash.
+            recomputed = intent_hash(
+                row["provider"],
+                row["action"],
+                row["account"],
+                row["idempotency_key"],
+                row["payload"],
+            )
+            if recomputed != row["payload_hash"]:
                 mismatch = "payload hash"
             elif rendered.request_hash != row["request_hash"]:
                 mismatch = "request hash"
@@ -295,9 +336,11 @@ class Executor(LedgerCore):
             "outcome": result.outcome.value,
             "status_code": result.status_code,
         }
+        # The event data is built here, so it skips the generic redaction pass; the
+        # two values the provider sent (object id, error text) are redacted first.
         if result.provider_object_id is not None:
             values["provider_object_id"] = result.provider_object_id
-            data["provider_object_id"] = result.provider_object_id
+            data["provider_object_id"] = self.redacted_text(result.provider_object_id)
         if result.summary:
             values["response_summary"] = self.redacted_json(result.summary)
         if result.error is not None:
@@ -318,6 +361,7 @@ class Executor(LedgerCore):
             values=values,
             now=now,
             conn=conn,
+            trusted=True,
         )
         crashpoint("after_confirm")
         return record
@@ -332,6 +376,7 @@ class Executor(LedgerCore):
         values: dict[str, Any],
         now: datetime | None = None,
         conn: Connection | None = None,
+        trusted: bool = False,
     ) -> ActionRecord:
         now = now if now is not None else self.rt.clock()
         if target in TERMINAL and "completed_at" not in values:
@@ -339,7 +384,14 @@ class Executor(LedgerCore):
         if conn is None:
             with self.rt.engine.connect() as own:
                 return self._finish(
-                    claim, target, event=event, data=data, values=values, now=now, conn=own
+                    claim,
+                    target,
+                    event=event,
+                    data=data,
+                    values=values,
+                    now=now,
+                    conn=own,
+                    trusted=trusted,
                 )
         with conn.begin():
             new = self.move(
@@ -352,6 +404,7 @@ class Executor(LedgerCore):
                 data=data,
                 values=values,
                 owner=claim.owner,
+                trusted=trusted,
             )
         return ActionRecord.from_row(new)
 
@@ -460,7 +513,11 @@ class Executor(LedgerCore):
         return count
 
     def reconcile(self, limit: int = 1000) -> dict[str, Any]:
-        """Expire leases, then ask the provider about every unknown action."""
+        """Expire leases, then ask the provider about every unknown action.
+
+        ``settling`` lists the unknown actions whose lookup said "not found" before
+        their settle window passed: they stay ``unknown`` (also in ``still_unknown``)
+        and are asked again by a later reconcile."""
         from autopack.services.approvals import ApprovalService
 
         expired_approvals = ApprovalService(self.rt, self.registry, self.redactor).expire_due()
@@ -481,6 +538,7 @@ class Executor(LedgerCore):
             "retry_wait": [],
             "needs_attention": [],
             "still_unknown": [],
+            "settling": [],
         }
         for key in keys:
             with self.tx() as conn:
@@ -496,11 +554,18 @@ class Executor(LedgerCore):
             except Exception as exc:  # noqa: BLE001 - a failed lookup leaves it unknown
                 status, object_id, error = LookupStatus.UNAVAILABLE, None, type(exc).__name__
                 summary = {}
-            target = reconcile_decision(status, int(row["redispatch_count"]))
+            now = self.rt.clock()
+            # updated_at of an unknown row is the moment it became unknown (nothing
+            # else writes it while it stays unknown): after the last dispatch began.
+            settled = now >= row["updated_at"] + timedelta(
+                seconds=self.settle_seconds_for(record.provider)
+            )
+            target = reconcile_decision(status, int(row["redispatch_count"]), settled=settled)
             if target is None:
                 outcome["still_unknown"].append(key)
+                if status is LookupStatus.NOT_FOUND:
+                    outcome["settling"].append(key)
                 continue
-            now = self.rt.clock()
             values: dict[str, Any] = {}
             data: dict[str, Any] = {"lookup": status.value}
             if target is ActionStatus.SUCCEEDED:

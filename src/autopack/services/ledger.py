@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +36,6 @@ from autopack.domain.approvals import (
 )
 from autopack.domain.canonical import (
     CanonicalizationError,
-    canonical_hash,
     canonical_json,
     format_utc,
     parse_json_strict,
@@ -48,6 +49,8 @@ from autopack.domain.ledger import (
     ActionStatus,
     action_category,
     event_hash,
+    flat_canonical_json,
+    intent_hash,
     transition,
     validate_key,
     validate_name,
@@ -68,8 +71,8 @@ RUNS = cast(Table, RunRow.__table__)
 _BY_KEY = select(ACTIONS).where(ACTIONS.c.idempotency_key == bindparam("key"))
 _BY_KEY_LOCKED = _BY_KEY.with_for_update()
 _ACTION_COLUMNS = tuple(c.name for c in ACTIONS.columns)
-_SQLITE_COLUMNS = ", ".join(_ACTION_COLUMNS)  # from the model, never from input
-_SQLITE_BY_KEY = f"SELECT {_SQLITE_COLUMNS} FROM external_actions WHERE idempotency_key = ?"  # noqa: S608
+_RAW_COLUMNS = ", ".join(_ACTION_COLUMNS)  # from the model, never from input
+_RAW_BY_KEY = f"SELECT {_RAW_COLUMNS} FROM external_actions WHERE idempotency_key = "  # noqa: S608
 
 EXPORT_SCHEMA: Final = "autopack.ledger-export/1"
 DEFAULT_REQUESTER: Final = "agent"
@@ -408,6 +411,100 @@ class RawWriter:
         finally:
             cursor.close()
 
+    def _values_sql(self, columns: Sequence[str], rows: int) -> str:
+        one = "(" + ", ".join([self.mark] * len(columns)) + ")"
+        return ", ".join([one] * rows)
+
+    def insert_intent(
+        self,
+        conn: Connection,
+        approval: Mapping[str, Any],
+        action: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """PostgreSQL: approval, action and events in one statement (one round trip).
+
+        Data-modifying CTEs; the foreign keys are checked at the end of the
+        statement, when all three inserts are done. A duplicate key raises
+        IntegrityError and nothing of the statement is kept."""
+        a_cols, x_cols, e_cols = tuple(approval), tuple(action), tuple(events[0])
+        cache = ("intent", a_cols, x_cols, e_cols, len(events))
+        sql = self._sql.get(cache)
+        if sql is None:
+            sql = (
+                f"WITH a AS (INSERT INTO approvals ({', '.join(a_cols)}) "  # noqa: S608
+                f"VALUES {self._values_sql(a_cols, 1)}), "
+                f"x AS (INSERT INTO external_actions ({', '.join(x_cols)}) "
+                f"VALUES {self._values_sql(x_cols, 1)}) "
+                f"INSERT INTO external_action_events ({', '.join(e_cols)}) "
+                f"VALUES {self._values_sql(e_cols, len(events))}"
+            )
+            self._sql[cache] = sql
+        params = self._params("approvals", a_cols, approval)
+        params += self._params("external_actions", x_cols, action)
+        for ev in events:
+            params += self._params("external_action_events", e_cols, ev)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+        finally:
+            cursor.close()
+
+    def compare_and_set_with_event(
+        self,
+        conn: Connection,
+        changes: Mapping[str, Any],
+        event: Mapping[str, Any],
+        *,
+        key: str,
+        status: str,
+        fencing: int,
+        owner: str | None,
+    ) -> int:
+        """PostgreSQL: the compare-and-set UPDATE and its event row in one statement.
+
+        The event is inserted only from the UPDATE's RETURNING row, so it exists
+        exactly when the compare-and-set matched; returns 1 then, else 0."""
+        columns, e_cols = tuple(changes), tuple(event)
+        cache = ("cas_event", columns, e_cols, owner is not None)
+        sql = self._sql.get(cache)
+        m = self.mark
+        if sql is None:
+            sql = (
+                "WITH u AS (UPDATE external_actions SET "  # noqa: S608 - model names
+                + ", ".join(f"{c} = {m}" for c in columns)
+                + f" WHERE idempotency_key = {m} AND status = {m} AND fencing = {m}"
+                + (f" AND lease_owner = {m}" if owner is not None else "")
+                + " RETURNING 1) "
+                + f"INSERT INTO external_action_events ({', '.join(e_cols)}) "
+                + f"SELECT {', '.join([m] * len(e_cols))} FROM u"  # noqa: S608 - model names
+            )
+            self._sql[cache] = sql
+        params = self._params("external_actions", columns, changes)
+        params += [key, status, fencing] + ([owner] if owner is not None else [])
+        params += self._params("external_action_events", e_cols, event)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def next_ids(self, conn: Connection, table: str, count: int) -> list[int]:
+        """PostgreSQL: ``count`` fresh values of ``table``'s id sequence (one round trip)."""
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                (table, count),
+            )
+            return [int(r[0]) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+
+APPROVAL_ID_BLOCK: Final = 64  # PostgreSQL approval ids reserved per round trip
+
 
 class LedgerCore:
     """Shared plumbing for the ledger services: transactions, CAS moves, events."""
@@ -420,7 +517,7 @@ class LedgerCore:
     ) -> None:
         self.rt = runtime
         self.registry = registry if registry is not None else ProviderRegistry(runtime.settings)
-        self.redactor = redactor if redactor is not None else Redactor()
+        self._redactor = redactor
         self.policies = PolicyLoader(runtime.workspace)
         self.is_postgres = runtime.engine.dialect.name == "postgresql"
         dialect = runtime.engine.dialect
@@ -428,6 +525,22 @@ class LedgerCore:
         self._processors: tuple[Any, ...] = tuple(
             c.type._cached_result_processor(dialect, None) for c in ACTIONS.columns
         )
+        self._approval_ids: deque[int] = deque()
+        self._id_lock = threading.Lock()
+
+    @property
+    def redactor(self) -> Redactor:
+        """The redactor given, else the runtime's: rules plus every stored secret,
+        including secrets stored after this service was built."""
+        return self._redactor if self._redactor is not None else self.rt.redactor()
+
+    def _approval_id(self, conn: Connection) -> int:
+        """PostgreSQL: an approval id from a reserved block (sequence values are never
+        rolled back; a gap is harmless). Lets the intent go in one statement."""
+        with self._id_lock:
+            if not self._approval_ids:
+                self._approval_ids.extend(self.raw.next_ids(conn, "approvals", APPROVAL_ID_BLOCK))
+            return self._approval_ids.popleft()
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -445,37 +558,65 @@ class LedgerCore:
             return None
         return self.redactor.redact_text(text)[:MAX_TEXT]
 
+    @staticmethod
+    def internal_json(data: Mapping[str, str | int | None]) -> str:
+        """Canonical JSON of flat event data the ledger built itself: hashes,
+        counters, state names, ids and text it has already redacted. Nothing in
+        it is raw provider or user data, so it skips the redaction pass; the
+        bytes are exactly ``canonical_json(data)``."""
+        return flat_canonical_json(data).decode("utf-8")
+
     # -- reads --------------------------------------------------------------------
 
     def row(self, conn: Connection, key: str, *, lock: bool = False) -> RowMapping | None:
         query = _BY_KEY_LOCKED if lock and self.is_postgres else _BY_KEY
         return conn.execute(query, {"key": key}).mappings().first()
 
-    def row_autocommit(self, key: str) -> dict[str, Any] | None:
+    def row_autocommit(self, key: str, conn: Connection | None = None) -> dict[str, Any] | None:
         """Read one action row outside any transaction (a single consistent SELECT).
 
-        SQLite only: the engine opens every SQLAlchemy transaction with BEGIN
-        IMMEDIATE (the write lock), which a lone read by primary key does not
-        need. The driver connection is in autocommit mode, so this SELECT is its
-        own snapshot; column values go through the same type processors
-        SQLAlchemy uses.
+        SQLite: the engine opens every SQLAlchemy transaction with BEGIN IMMEDIATE
+        (the write lock), which a lone read by primary key does not need; the
+        driver connection is in autocommit mode. PostgreSQL: the driver
+        connection is switched to autocommit for this one statement (a client
+        side flag), so the read costs one round trip, without BEGIN and COMMIT.
+        Either way the SELECT is its own snapshot; column values go through the
+        same type processors SQLAlchemy uses. With ``conn`` (checked out, no
+        transaction open) its driver connection is used instead of another
+        pool checkout.
         """
-        raw = self.rt.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
+        if conn is not None:
+            assert not conn.in_transaction()
+            found = self._fetch_by_key(conn.connection.dbapi_connection, key)
+        else:
+            raw = self.rt.engine.raw_connection()
             try:
-                cursor.execute(_SQLITE_BY_KEY, (key,))
-                found = cursor.fetchone()
+                found = self._fetch_by_key(raw.dbapi_connection, key)
             finally:
-                cursor.close()
-        finally:
-            raw.close()
+                raw.close()
         if found is None:
             return None
         return {
             name: (proc(value) if proc is not None and value is not None else value)
             for name, proc, value in zip(_ACTION_COLUMNS, self._processors, found, strict=True)
         }
+
+    def _fetch_by_key(self, dbapi_connection: Any, key: str) -> Any:
+        sql = _RAW_BY_KEY + self.raw.mark
+        if not self.is_postgres:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(sql, (key,))
+                return cursor.fetchone()
+            finally:
+                cursor.close()
+        dbapi_connection.autocommit = True
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(sql, (key,))
+                return cursor.fetchone()
+        finally:
+            dbapi_connection.autocommit = False
 
     def require_row(self, conn: Connection, key: str, *, lock: bool = False) -> RowMapping:
         row = self.row(conn, validate_key(key), lock=lock)
@@ -498,8 +639,11 @@ class LedgerCore:
         actor: str,
         now: datetime,
         data: Mapping[str, Any],
+        trusted: bool = False,
     ) -> dict[str, Any]:
-        data_text = self.redacted_json(data)
+        """One chained event row. ``trusted`` data was built by the ledger (see
+        ``internal_json``); anything else is redacted before it is written."""
+        data_text = self.internal_json(data) if trusted else self.redacted_json(data)
         digest = event_hash(
             prev_hash=prev_hash,
             key=key,
@@ -538,6 +682,7 @@ class LedgerCore:
         data: Mapping[str, Any] | None = None,
         values: Mapping[str, Any] | None = None,
         owner: str | None = None,
+        trusted: bool = False,
     ) -> dict[str, Any]:
         """Compare-and-set the action from its current (status, fencing) to ``to``.
 
@@ -561,23 +706,27 @@ class LedgerCore:
             actor=actor,
             now=now,
             data=data or {},
+            trusted=trusted,
         )
         changes.update(status=to.value, updated_at=now, event_count=seq, last_event_hash=ev["hash"])
-        updated = self.raw.compare_and_set(
-            conn,
-            changes,
-            key=row["idempotency_key"],
-            status=current.value,
-            fencing=row["fencing"],
-            owner=owner,
-        )
+        cas = {
+            "key": row["idempotency_key"],
+            "status": current.value,
+            "fencing": row["fencing"],
+            "owner": owner,
+        }
+        if self.is_postgres:
+            updated = self.raw.compare_and_set_with_event(conn, changes, ev, **cas)
+        else:
+            updated = self.raw.compare_and_set(conn, changes, **cas)
         if updated != 1:
             raise LeaseLostError(
                 f"action {row['idempotency_key']!r} changed underneath "
                 f"(expected {current.value} at fencing {row['fencing']}): nothing written",
                 details={"key": row["idempotency_key"]},
             )
-        self.raw.insert(conn, "external_action_events", [ev])
+        if not self.is_postgres:
+            self.raw.insert(conn, "external_action_events", [ev])
         merged = dict(row)
         merged.update(changes)
         return merged
@@ -629,24 +778,29 @@ class LedgerCore:
         normalized = json.loads(payload_bytes)
         assert isinstance(normalized, dict)
         intent = Intent(provider, action, account, key, normalized)
+        payload_text = payload_bytes.decode("utf-8")
         return PreparedIntent(
             intent=intent,
-            payload_text=payload_bytes.decode("utf-8"),
-            payload_hash=canonical_hash(intent.to_hashable()),
+            payload_text=payload_text,
+            # == canonical_hash(intent.to_hashable()), from the canonical text.
+            payload_hash=intent_hash(provider, action, account, key, payload_text),
             adapter=adapter,
             project=project,
             run_id=run_id,
             requested_by=requested_by,
         )
 
-    def existing(self, conn: Connection | None, prepared: PreparedIntent) -> ActionRecord | None:
+    def existing(
+        self, conn: Connection | None, prepared: PreparedIntent, *, autocommit: bool = False
+    ) -> ActionRecord | None:
         """The recorded action for this key when the hash matches; conflict otherwise.
 
-        Without ``conn`` (SQLite) the row is read outside a transaction."""
+        With ``autocommit`` (SQLite) the row is read outside a transaction."""
         row: Mapping[Any, Any] | None
-        if conn is None:
-            row = self.row_autocommit(prepared.intent.idempotency_key)
+        if autocommit:
+            row = self.row_autocommit(prepared.intent.idempotency_key, conn)
         else:
+            assert conn is not None
             row = self.row(conn, prepared.intent.idempotency_key)
         if row is None:
             return None
@@ -691,26 +845,28 @@ class LedgerCore:
         auto = policy.may_auto_approve(intent.provider, intent.action)
         claim_owner = claim_if_auto if auto else None
         rendered = prepared.rendered
-        approval_id = self.raw.insert(
-            conn,
-            "approvals",
-            [
-                {
-                    "subject_hash": prepared.payload_hash,
-                    "hashes": canonical_json([prepared.payload_hash]).decode("ascii"),
-                    "status": (ApprovalStatus.APPROVED if auto else ApprovalStatus.PENDING).value,
-                    "category": category,
-                    "project": project,
-                    "requested_by": prepared.requested_by,
-                    "decided_by": AUTO_APPROVER if auto else None,
-                    "reason": "project policy auto-approves this action" if auto else None,
-                    "created_at": now,
-                    "expires_at": now + DEFAULT_APPROVAL_TTL,
-                    "decided_at": now if auto else None,
-                }
-            ],
-            returning="id",
+        approval: dict[str, Any] = {}
+        if self.is_postgres:
+            approval["id"] = self._approval_id(conn)
+        approval.update(
+            {
+                "subject_hash": prepared.payload_hash,
+                "hashes": f'["{prepared.payload_hash}"]',  # canonical JSON of [hash]
+                "status": (ApprovalStatus.APPROVED if auto else ApprovalStatus.PENDING).value,
+                "category": category,
+                "project": project,
+                "requested_by": prepared.requested_by,
+                "decided_by": AUTO_APPROVER if auto else None,
+                "reason": "project policy auto-approves this action" if auto else None,
+                "created_at": now,
+                "expires_at": now + DEFAULT_APPROVAL_TTL,
+                "decided_at": now if auto else None,
+            }
         )
+        if self.is_postgres:
+            approval_id = approval["id"]
+        else:
+            approval_id = self.raw.insert(conn, "approvals", [approval], returning="id")
         key = intent.idempotency_key
         events: list[dict[str, Any]] = []
         prev = GENESIS_HASH
@@ -728,6 +884,7 @@ class LedgerCore:
                 actor=actor,
                 now=now,
                 data=data,
+                trusted=True,  # hashes, ids and counters only
             )
             events.append(ev)
             prev = ev["hash"]
@@ -799,8 +956,11 @@ class LedgerCore:
             "last_event_hash": prev,
         }
         row.update(values)
-        self.raw.insert(conn, "external_actions", [row])
-        self.raw.insert(conn, "external_action_events", events)
+        if self.is_postgres:
+            self.raw.insert_intent(conn, approval, row, events)
+        else:
+            self.raw.insert(conn, "external_actions", [row])
+            self.raw.insert(conn, "external_action_events", events)
         return row
 
     def record_intent(
@@ -813,22 +973,17 @@ class LedgerCore:
     ) -> tuple[dict[str, Any] | None, ActionRecord | None]:
         """Insert the intent, or find it: (new row, None) or (None, existing record).
 
-        The check and the insert share one transaction; on PostgreSQL a racing
-        proposer can still slip in between, and the primary key then decides:
-        the loser re-reads and gets the existing record or the conflict error.
+        The check is a lone SELECT outside the write transaction: replays (the
+        common case for a retrying agent) take no write lock and cost one
+        statement. A proposer that slips in between the check and our insert is
+        caught by the primary key: the loser re-reads and gets the existing
+        record or the conflict error.
         """
-        if not self.is_postgres:
-            # Replays (the common case for a retrying agent) need no write lock; a
-            # proposer that slips in before our insert is caught by the primary key.
-            found = self.existing(None, prepared)
-            if found is not None:
-                return None, found
+        found = self.existing(conn, prepared, autocommit=True)
+        if found is not None:
+            return None, found
         try:
             with conn.begin():
-                if self.is_postgres:
-                    found = self.existing(conn, prepared)
-                    if found is not None:
-                        return None, found
                 row = self.insert_new(
                     conn,
                     prepared,

@@ -21,10 +21,14 @@ class PolicyLoader:
     def __init__(self, workspace: Path) -> None:
         self._workspace = workspace
         self._cache: dict[str, tuple[tuple[int, int], ProjectPolicy]] = {}
+        self._paths: dict[str, Path] = {}
         self._lock = threading.Lock()
 
     def path(self, project: str) -> Path:
-        return project_policy_path(self._workspace, project)
+        path = self._paths.get(project)
+        if path is None:
+            path = self._paths[project] = project_policy_path(self._workspace, project)
+        return path
 
     def load(self, project: str | None) -> ProjectPolicy:
         if project is None:
