@@ -93,12 +93,15 @@ def test_paused_account_holds_actions_and_reconnect_dispatches_once(
     assert executor.run_once() == []  # held, not failed
     held = LedgerService(cred_runtime, registry).show("launch-video")
     assert held["action"]["status"] == "approved"
+    assert "youtube/chan1" in held["waiting_reason"]
+    assert "autopack credentials connect youtube --account chan1" in held["waiting_reason"]
     assert api.calls == []
 
     connect(service, fake_oauth, "youtube", "chan1")  # re-connect resumes the account
     done = executor.run_once()
     assert [(r.key, r.status) for r in done] == [("launch-video", "succeeded")]
     assert executor.run_once() == []
+    assert LedgerService(cred_runtime, registry).show("launch-video")["waiting_reason"] is None
     assert len(api.calls) == 1
     key, token = api.calls[0]
     assert key == "launch-video"

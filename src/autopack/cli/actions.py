@@ -134,6 +134,8 @@ def show(key: str, as_json: bool = JSON_OPTION) -> None:
     out(f"key: {a['key']}")
     out(f"what: {a['provider']}/{a['action']} account {a['account']} ({a['category']})")
     out(f"status: {a['status']}")
+    if detail.get("waiting_reason"):
+        out(f"waiting: {detail['waiting_reason']}")
     out(f"provider_object_id: {_when(a['provider_object_id'])}")
     out(f"payload_hash: {a['payload_hash']}")
     out(f"proposed: {a['created_at']} by {a['requested_by']}")

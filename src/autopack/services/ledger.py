@@ -44,6 +44,7 @@ from autopack.domain.errors import CheckFailedError, ConflictError, InvalidInput
 from autopack.domain.layout import RunRef, ledger_export_path, validate_identifier
 from autopack.domain.ledger import (
     CANCELLABLE,
+    CLAIMABLE,
     GENESIS_HASH,
     MAX_PAYLOAD_BYTES,
     ActionStatus,
@@ -58,6 +59,7 @@ from autopack.domain.ledger import (
 from autopack.domain.providers import Intent, ProviderAdapter, RenderedRequest
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
+from autopack.services.credentials import dispatch_block_reason
 from autopack.services.fsio import atomic_write_bytes
 from autopack.services.policy import PolicyLoader
 from autopack.services.providers import ProviderRegistry
@@ -1096,7 +1098,19 @@ class LedgerService(LedgerCore):
                 )
                 approval = None if arow is None else approval_dict(arow)
             events = [event_dict(e) for e in self.events(conn, record.key)]
-        return {"action": record.to_dict(), "approval": approval, "events": events}
+            # Why a claimable action is not being sent (a paused or unconnected
+            # provider account), so an operator sees the wait is deliberate.
+            waiting = (
+                dispatch_block_reason(conn, record.provider, record.account)
+                if ActionStatus(record.status) in CLAIMABLE
+                else None
+            )
+        return {
+            "action": record.to_dict(),
+            "approval": approval,
+            "events": events,
+            "waiting_reason": waiting,
+        }
 
     # -- operator moves -----------------------------------------------------------
 
