@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from autopack.settings import DEFAULT_SANDBOX_PORT
+from net_support import free_port, wait_until_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bootstrap-test-key-" + "z" * 40
@@ -34,12 +34,6 @@ def _bootstrap_module() -> ModuleType:
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_bootstrap_sandbox_port_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     bootstrap = _bootstrap_module()
     assert bootstrap.DEFAULT_SANDBOX_PORT == DEFAULT_SANDBOX_PORT
@@ -49,23 +43,9 @@ def test_bootstrap_sandbox_port_follows_the_settings(monkeypatch: pytest.MonkeyP
     assert bootstrap.sandbox_port() == 9123
 
 
-def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never answered:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 @pytest.fixture
 def main_job(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    api_port, sandbox_port = _free_port(), _free_port()
+    api_port, sandbox_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPACK_")}
     env.update(
         AUTOPACK_WORKSPACE=str(tmp_path / "ws"),
@@ -91,8 +71,8 @@ def main_job(tmp_path: Path) -> Iterator[tuple[str, str]]:
         )
     api, sandbox = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}"
     try:
-        _wait_for(f"{api}/health", proc, log)
-        _wait_for(f"{sandbox}/_control/health", proc, log)
+        wait_until_ok(f"{api}/health", proc, log, timeout=120)
+        wait_until_ok(f"{sandbox}/_control/health", proc, log, timeout=120)
         yield api, sandbox
         # SIGTERM to the bootstrap alone must stop its three children.
         proc.terminate()

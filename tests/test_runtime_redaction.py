@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from autopack.api.app import create_app
+from autopack.db.schema import upgrade
 from autopack.services.context import Runtime, build_runtime
 from autopack.services.credentials import CredentialService
+from conftest import make_settings
 
 ALPACA_SECRET = "Zk8s2LqP0vXw4RtY6uB9cD1eF3gH5jK7mN0pQ2rS"
 LATER_SECRET = "Hq1w2E3r4T5y6U7i8O9p0AsDfGhJkLzXcVbNm123"
@@ -79,3 +83,29 @@ def test_server_logs_mask_secrets_stored_while_it_runs(
     with caplog.at_level(logging.INFO, logger="autopack.test"):
         log.info("plain %s", "text")
     assert "plain text" in caplog.text
+
+
+def test_a_failed_first_load_is_retried_not_forgotten(
+    workspace: Path, empty_database_url: str
+) -> None:
+    """If the store cannot be read yet (schema behind), a later call must load it."""
+    rt = build_runtime(make_settings(workspace, empty_database_url))
+    try:
+        with pytest.raises(SQLAlchemyError):
+            rt.redactor()  # no credentials table yet
+        upgrade(rt.engine)
+        other = build_runtime(rt.settings)  # stores the secret; `rt` never sees it noted
+        try:
+            with CredentialService(other) as service:
+                service.add_api_key(
+                    "alpaca",
+                    "main",
+                    key_id="PKTESTKEYID000000003",
+                    secret=ALPACA_SECRET,
+                    environment="paper",
+                )
+        finally:
+            other.close()
+        assert ALPACA_SECRET not in rt.redactor().redact_text(ALPACA_SECRET)
+    finally:
+        rt.close()

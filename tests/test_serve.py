@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from net_support import free_port, wait_until_ok
+
 API_KEY = "serve-test-key-" + "q" * 40
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(workspace: Path, database_url: str, **extra: str) -> dict[str, str]:
@@ -34,7 +28,7 @@ def _cli(*args: str) -> list[str]:
 
 @pytest.fixture
 def server(workspace: Path, database_url: str, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
@@ -46,16 +40,7 @@ def server(workspace: Path, database_url: str, tmp_path: Path) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {log.read_text(errors='replace')}")
-            time.sleep(0.1)
+        wait_until_ok(f"{base}/health", proc, log, timeout=30)
         yield base
     finally:
         proc.terminate()
@@ -81,7 +66,7 @@ def test_serve_health_and_auth(server: str) -> None:
 
 def test_serve_refuses_a_schema_behind_head(workspace: Path, empty_database_url: str) -> None:
     result = subprocess.run(
-        _cli("serve", "--port", str(_free_port())),
+        _cli("serve", "--port", str(free_port())),
         env=_env(workspace, empty_database_url),
         cwd=workspace,
         capture_output=True,
@@ -96,7 +81,7 @@ def test_serve_refuses_a_schema_behind_head(workspace: Path, empty_database_url:
 
 def test_serve_refuses_production_without_secrets(workspace: Path, database_url: str) -> None:
     result = subprocess.run(
-        _cli("serve", "--port", str(_free_port())),
+        _cli("serve", "--port", str(free_port())),
         env=_env(workspace, database_url, AUTOPACK_ENV="production"),
         cwd=workspace,
         capture_output=True,

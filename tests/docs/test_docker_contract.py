@@ -19,6 +19,7 @@ import yaml
 from docs_support import REPO, read, registry
 
 from autopack.settings import DEFAULT_PORT, ENV_PREFIX, Settings
+from net_support import free_port
 
 GUIDE = "docs/DOCKER_DEPLOYMENT_GUIDE.md"
 
@@ -127,17 +128,10 @@ def _healthcheck() -> list[str]:
     return command
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[int]:
     """`autopack db upgrade && autopack serve` on a free loopback port, as the image does."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     env.update(AUTOPACK_WORKSPACE=str(tmp_path), AUTOPACK_PORT=str(port), AUTOPACK_API_KEY="h" * 40)
     autopack = str(Path(sys.executable).parent / "autopack")
@@ -171,7 +165,7 @@ def test_the_healthcheck_passes_on_a_healthy_server_and_fails_without_one(server
         subprocess.run(command, env=env, capture_output=True, timeout=30, check=False).returncode
         == 0
     )
-    env["AUTOPACK_PORT"] = str(_free_port())
+    env["AUTOPACK_PORT"] = str(free_port())
     assert (
         subprocess.run(command, env=env, capture_output=True, timeout=30, check=False).returncode
         != 0

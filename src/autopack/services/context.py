@@ -37,6 +37,7 @@ class Runtime:
 
     _secrets: set[str] = field(default_factory=set, init=False, repr=False)
     _secrets_loaded: bool = field(default=False, init=False, repr=False)
+    _secrets_loading: bool = field(default=False, init=False, repr=False)
     _redactor: Redactor | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -56,14 +57,20 @@ class Runtime:
         """The one redactor of this process: pattern and field rules plus every secret
         the credential store holds or this process has seen. Cached; rebuilt when a
         new secret is noted. Needs the schema at head (it reads the store once)."""
-        if not self._secrets_loaded:
-            # Mark first: loading decrypts the store, which notes secrets back here.
-            self._secrets_loaded = True
-            # Imported here: the credentials service is built on Runtime (import cycle).
-            from autopack.services.credentials import CredentialService
+        if not self._secrets_loaded and not self._secrets_loading:
+            # While loading, a log line (whose filter asks for this redactor) gets
+            # the partial one instead of re-entering the load. Only a load that
+            # succeeded counts: a failed one (schema behind) is tried again.
+            self._secrets_loading = True
+            try:
+                # Imported here: the credentials service is built on Runtime (import cycle).
+                from autopack.services.credentials import CredentialService
 
-            with CredentialService(self) as service:
-                self.note_secrets(service.known_secrets())
+                with CredentialService(self) as service:
+                    self.note_secrets(service.known_secrets())
+                self._secrets_loaded = True
+            finally:
+                self._secrets_loading = False
         with self._lock:
             if self._redactor is None:
                 self._redactor = Redactor().with_secrets(sorted(self._secrets))
