@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import hypothesis.strategies as st
 import pytest
 from alembic import command
+from hypothesis import given
 from sqlalchemy import text
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from autopack.db.engine import create_db_engine, normalize_database_url
 from autopack.db.schema import (
@@ -18,6 +22,7 @@ from autopack.db.schema import (
     schema_status,
     upgrade,
 )
+from autopack.db.types import UTCDateTime, sqlite_datetime_text
 from autopack.domain.errors import CheckFailedError, ConfigurationError, UnavailableError
 
 
@@ -113,3 +118,26 @@ def test_unsupported_database_urls(bad: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         normalize_database_url(bad)
     assert info.value.code == "invalid_database_url"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),  # noqa: DTZ001 - bounds for aware values below
+        max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
+        ),
+    )
+)
+def test_sqlite_datetime_text_is_what_sqlalchemy_binds(moment: datetime) -> None:
+    """The ledger's raw writes bind UTCDateTime on SQLite in one step; the stored text
+    must equal SQLAlchemy's own chain for the column, or reads would disagree."""
+    dialect = sqlite_dialect.dialect()
+    chain = UTCDateTime()._cached_bind_processor(dialect)
+    assert chain is not None
+    assert sqlite_datetime_text(moment) == chain(moment)
+
+
+def test_sqlite_datetime_text_refuses_naive_datetimes() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_datetime_text(datetime(2026, 1, 1))  # noqa: DTZ001 - the refused case

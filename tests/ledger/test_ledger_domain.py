@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given
 
 from autopack.domain.approvals import (
     AUTO_APPROVER,
@@ -265,3 +267,75 @@ def test_fast_hashes_equal_the_canonical_ones() -> None:
     assert flat_canonical_json({"b": "Cafe\u0301", "a": 1, "c": None}) == canonical_json(
         {"b": "Cafe\u0301", "a": 1, "c": None}
     )
+
+
+# Text with decomposed and compatibility forms, which NFC normalisation changes.
+_texts = st.text() | st.builds(
+    lambda head, odd, tail: head + odd + tail,
+    st.text(max_size=4),
+    st.sampled_from(["e\u0301", "\u212b", "A\u030a", "\u1e9b\u0323", "\u0041\u0308"]),
+    st.text(max_size=4),
+)
+_flat_values = st.none() | st.booleans() | st.integers() | _texts
+
+
+@given(st.dictionaries(_texts, _flat_values, max_size=8))
+def test_flat_canonical_json_writes_exactly_the_canonical_bytes(
+    fields: dict[str, str | int | None],
+) -> None:
+    """The flat writer (every event's data) never drifts from the one canonical JSON:
+    any text (non-ASCII, NFD, escapes, lone surrogates refused alike), ints, bools."""
+    try:
+        expected = canonical_json(fields)
+    except Exception as exc:  # noqa: BLE001 - the flat writer must refuse the same input
+        with pytest.raises(type(exc)):
+            flat_canonical_json(fields)
+        return
+    assert flat_canonical_json(fields) == expected
+
+
+@given(
+    _texts, st.integers(), _texts, st.none() | _texts, _texts, st.integers(), _texts, _texts, _texts
+)
+def test_event_hash_is_the_canonical_hash_of_its_fields(
+    key: str,
+    seq: int,
+    event: str,
+    from_status: str | None,
+    to_status: str,
+    fencing: int,
+    actor: str,
+    at: str,
+    data: str,
+) -> None:
+    fields = {
+        "prev": GENESIS_HASH,
+        "key": key,
+        "seq": seq,
+        "event": event,
+        "from": from_status,
+        "to": to_status,
+        "fencing": fencing,
+        "actor": actor,
+        "at": at,
+        "data": data,
+    }
+    arguments = {
+        "prev_hash": GENESIS_HASH,
+        "key": key,
+        "seq": seq,
+        "event": event,
+        "from_status": from_status,
+        "to_status": to_status,
+        "fencing": fencing,
+        "actor": actor,
+        "at": at,
+        "data": data,
+    }
+    try:
+        expected = canonical_hash(fields)
+    except Exception as exc:  # noqa: BLE001 - text the canonical form refuses
+        with pytest.raises(type(exc)):
+            event_hash(**arguments)  # type: ignore[arg-type]
+        return
+    assert event_hash(**arguments) == expected  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from ledger_support import Kit, ScriptedAdapter, make_kit, write_policy
 from sqlalchemy import text
@@ -495,6 +496,21 @@ def test_a_person_resolves_needs_attention_and_nothing_is_sent(kit: Kit) -> None
     kit.ledger.verify_chain()
 
 
+def _kill_the_pooled_connection(runtime: Runtime) -> None:
+    """Terminate, from another engine, the server side of the pool's one connection."""
+    import autopack.db.engine as engine_module
+
+    with runtime.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        conn.rollback()
+    other = engine_module.create_db_engine(runtime.settings.effective_database_url)
+    try:
+        with other.begin() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid or 0)})")
+    finally:
+        other.dispose()
+
+
 def test_a_pooled_connection_killed_while_idle_is_replaced(
     runtime: Runtime, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -507,14 +523,26 @@ def test_a_pooled_connection_killed_while_idle_is_replaced(
     monkeypatch.setattr(engine_module, "POOL_PING_IDLE_SECONDS", 0.0)
     kit = make_kit(runtime)
     kit.propose("k1")
-    with runtime.engine.connect() as conn:
-        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-        conn.rollback()
-    other = engine_module.create_db_engine(runtime.settings.effective_database_url)
-    try:
-        with other.begin() as conn:
-            conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid or 0)})")
-    finally:
-        other.dispose()
+    _kill_the_pooled_connection(runtime)
     kit.propose("k2")  # would raise OperationalError on the dead connection
+    assert {kit.ledger.get(k).status for k in ("k1", "k2")} == {"awaiting_approval"}
+
+
+def test_a_pooled_connection_that_dies_in_use_is_dropped_from_the_pool(
+    runtime: Runtime, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path runs on pooled driver connections: one whose server side died
+    fails the call that holds it and is discarded, so the next call does not draw
+    the same dead connection again (no idle ping helps here: it was used just now)."""
+    if backend != "postgresql":
+        pytest.skip("a server-side disconnect needs a server")
+    import autopack.db.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "POOL_PING_IDLE_SECONDS", 3600.0)
+    kit = make_kit(runtime)
+    kit.propose("k1")
+    _kill_the_pooled_connection(runtime)
+    with pytest.raises(psycopg.OperationalError):
+        kit.propose("k2")
+    kit.propose("k2")  # a fresh connection: the dead one is gone
     assert {kit.ledger.get(k).status for k in ("k1", "k2")} == {"awaiting_approval"}

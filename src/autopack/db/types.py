@@ -9,6 +9,18 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
+def sqlite_datetime_text(value: datetime) -> str:
+    """The text UTCDateTime stores on SQLite, in one step.
+
+    Equal to SQLAlchemy's bind chain for the column (``process_bind_param``, then
+    the SQLite DATETIME format ``YYYY-MM-DD HH:MM:SS.ffffff``), which the ledger's
+    raw writes use on their hot path; a test pins the equality.
+    """
+    if value.tzinfo is None:
+        raise ValueError("naive datetime refused: store aware UTC datetimes")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend.
 

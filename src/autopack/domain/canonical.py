@@ -82,15 +82,19 @@ def normalize(value: Any, *, _path: str = "$") -> JsonValue:
     )
 
 
+def canonical_form(value: Any) -> tuple[JsonValue, bytes]:
+    """The canonical form of ``value`` (plain JSON types, what its bytes parse
+    back to) and its canonical UTF-8 bytes."""
+    normalized = normalize(value)
+    text = json.dumps(
+        normalized, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return normalized, text.encode("utf-8")
+
+
 def canonical_json(value: Any) -> bytes:
     """The canonical UTF-8 bytes of ``value``."""
-    return json.dumps(
-        normalize(value),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    ).encode("utf-8")
+    return canonical_form(value)[1]
 
 
 def sha256_hex(data: bytes) -> str:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _quote  # C-accelerated, ensure_ascii=False
 from typing import Final
 
+from autopack.domain.canonical import canonical_json
 from autopack.domain.errors import ConflictError, InvalidInputError
 from autopack.domain.providers import LookupStatus, Outcome
 
@@ -249,17 +250,29 @@ def _nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
-_FLAT_ENCODER: Final = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
+def _flat_value(value: str | int | None) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)  # what json.dumps writes for ints (and int enums)
+    return _quote(_nfc(value))
 
 
 def flat_canonical_json(fields: Mapping[str, str | int | None]) -> bytes:
     """canonical_json of a flat object of strings, ints and None, without the
-    recursive walk: the same bytes (keys sorted, NFC strings, no whitespace)."""
-    return _FLAT_ENCODER.encode(
-        {k: _nfc(v) if isinstance(v, str) else v for k, v in fields.items()}
-    ).encode("utf-8")
+    recursive walk: the same bytes (keys sorted, NFC strings, no whitespace).
+
+    Written out directly for ASCII keys (every key the ledger uses); any other
+    key goes through ``canonical_json`` itself, which also refuses keys that
+    collide after NFC normalisation."""
+    if not all(key.isascii() for key in fields):
+        return canonical_json(fields)
+    body = ",".join([_quote(key) + ":" + _flat_value(fields[key]) for key in sorted(fields)])
+    return ("{" + body + "}").encode("utf-8")
 
 
 def intent_hash(provider: str, action: str, account: str, key: str, payload_text: str) -> str:
@@ -298,19 +311,28 @@ def event_hash(
     the row holds. The bytes hashed are the canonical JSON of these fields
     (built flat: every field is a string, an int or None).
     """
-    return hashlib.sha256(
-        flat_canonical_json(
-            {
-                "prev": prev_hash,
-                "key": key,
-                "seq": seq,
-                "event": event,
-                "from": from_status,
-                "to": to_status,
-                "fencing": fencing,
-                "actor": actor,
-                "at": at,
-                "data": data,
-            }
-        )
-    ).hexdigest()
+    # The keys in sorted order, written out: this runs for every event.
+    text = (
+        '{"actor":'
+        + _quote(_nfc(actor))
+        + ',"at":'
+        + _quote(_nfc(at))
+        + ',"data":'
+        + _quote(_nfc(data))
+        + ',"event":'
+        + _quote(_nfc(event))
+        + ',"fencing":'
+        + int.__repr__(fencing)
+        + ',"from":'
+        + ("null" if from_status is None else _quote(_nfc(from_status)))
+        + ',"key":'
+        + _quote(_nfc(key))
+        + ',"prev":'
+        + _quote(_nfc(prev_hash))
+        + ',"seq":'
+        + int.__repr__(seq)
+        + ',"to":'
+        + _quote(_nfc(to_status))
+        + "}"
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -271,8 +271,9 @@ class Executor(LedgerCore):
 
     # -- execute ------------------------------------------------------------------
 
-    def execute(self, claim: Claim, conn: Connection | None = None) -> ActionRecord:
-        """Re-check, dispatch and record the outcome of a claimed action."""
+    def execute(self, claim: Claim, db: Any = None) -> ActionRecord:
+        """Re-check, dispatch and record the outcome of a claimed action (on the
+        driver connection ``db`` when given, no transaction open)."""
         row = claim.row
         try:
             # Rebuilt from the stored payload text, not from anything held in memory.
@@ -313,7 +314,7 @@ class Executor(LedgerCore):
                 values={
                     "last_error": f"refused before dispatch: {mismatch} mismatch; nothing sent"
                 },
-                conn=conn,
+                db=db,
             )
         crashpoint("during_dispatch")
         try:
@@ -323,11 +324,9 @@ class Executor(LedgerCore):
                 outcome=Outcome.MAYBE_EFFECT, error=f"{type(exc).__name__}: {exc}"
             )
         crashpoint("after_response")
-        return self.confirm(claim, result, conn)
+        return self.confirm(claim, result, db)
 
-    def confirm(
-        self, claim: Claim, result: DispatchResult, conn: Connection | None = None
-    ) -> ActionRecord:
+    def confirm(self, claim: Claim, result: DispatchResult, db: Any = None) -> ActionRecord:
         row = claim.row
         target = outcome_status(result.outcome, int(row["retry_count"]), self.retry_policy)
         now = self.rt.clock()
@@ -360,7 +359,7 @@ class Executor(LedgerCore):
             data=data,
             values=values,
             now=now,
-            conn=conn,
+            db=db,
             trusted=True,
         )
         crashpoint("after_confirm")
@@ -375,14 +374,14 @@ class Executor(LedgerCore):
         data: dict[str, Any],
         values: dict[str, Any],
         now: datetime | None = None,
-        conn: Connection | None = None,
+        db: Any = None,
         trusted: bool = False,
     ) -> ActionRecord:
         now = now if now is not None else self.rt.clock()
         if target in TERMINAL and "completed_at" not in values:
             values["completed_at"] = now
-        if conn is None:
-            with self.rt.engine.connect() as own:
+        if db is None:
+            with self.driver() as own:
                 return self._finish(
                     claim,
                     target,
@@ -390,12 +389,12 @@ class Executor(LedgerCore):
                     data=data,
                     values=values,
                     now=now,
-                    conn=own,
+                    db=own,
                     trusted=trusted,
                 )
-        with conn.begin():
+        with self.write(db):
             new = self.move(
-                conn,
+                db,
                 claim.row,
                 target,
                 event=event,
@@ -453,22 +452,22 @@ class Executor(LedgerCore):
             run_id=run_id,
             requested_by=requested_by,
         )
-        # One pooled connection for both commits (intent, outcome).
-        with self.rt.engine.connect() as conn:
-            proposal, claim = self.propose_and_claim(prepared, conn)
+        # One pooled driver connection for both commits (intent, outcome).
+        with self.driver() as db:
+            proposal, claim = self.propose_and_claim(prepared, db)
             if claim is None:
                 return proposal.record
-            return self.execute(claim, conn)
+            return self.execute(claim, db)
 
     def propose_and_claim(
-        self, prepared: PreparedIntent, conn: Connection | None = None
+        self, prepared: PreparedIntent, db: Any = None
     ) -> tuple[Proposal, Claim | None]:
-        if conn is None:
-            with self.rt.engine.connect() as own:
+        if db is None:
+            with self.driver() as own:
                 return self.propose_and_claim(prepared, own)
         owner = self._owner()
         row, found = self.record_intent(
-            conn, prepared, claim_if_auto=owner, lease_seconds=self.lease_seconds
+            db, prepared, claim_if_auto=owner, lease_seconds=self.lease_seconds
         )
         if found is not None:
             return Proposal(False, prepared, found), None

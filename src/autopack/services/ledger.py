@@ -6,12 +6,15 @@ state change is a compare-and-set UPDATE on (status, fencing) in the same
 transaction as the event row that records it; ``move`` is the only place that
 changes an action's status.
 
-The hot paths (propose, replay) use SQLAlchemy Core on one pooled connection:
-no ORM unit of work, one transaction per durable step.
+The hot paths (propose, replay, claim-on-insert, outcome) run raw statements
+on one pooled driver connection (``LedgerCore.driver`` and ``write``): no ORM
+unit of work and no per-transaction SQL layer, one transaction per durable step.
+Everything else uses SQLAlchemy Core transactions.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -28,6 +31,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from autopack.db.models import ApprovalRow, ExternalActionEventRow, ExternalActionRow, RunRow
+from autopack.db.types import UTCDateTime, sqlite_datetime_text
 from autopack.domain.approvals import (
     AUTO_APPROVER,
     DEFAULT_APPROVAL_TTL,
@@ -36,6 +40,7 @@ from autopack.domain.approvals import (
 )
 from autopack.domain.canonical import (
     CanonicalizationError,
+    canonical_form,
     canonical_json,
     format_utc,
     parse_json_strict,
@@ -318,20 +323,36 @@ class PreparedIntent:
         return self._rendered
 
 
-class RawWriter:
-    """The ledger's hot writes on the driver connection of a SQLAlchemy transaction.
+def _bind_processor(column_type: Any, dialect: Any) -> Any:
+    """SQLAlchemy's bind processor for a column type; UTCDateTime on SQLite gets the
+    one-step equivalent (same text, a fraction of the cost)."""
+    if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite":
+        return sqlite_datetime_text
+    return column_type._cached_bind_processor(dialect)
 
-    Same transaction, same connection settings, and every value goes through the
+
+def driver_of(conn: Connection | Any) -> Any:
+    """The DBAPI connection under a SQLAlchemy Connection (or ``conn`` itself)."""
+    if isinstance(conn, Connection):
+        return conn.connection.dbapi_connection
+    return conn
+
+
+class RawWriter:
+    """The ledger's hot writes, as raw statements on a DBAPI (driver) connection.
+
+    Same connection settings as the engine's, and every value goes through the
     bind processor SQLAlchemy itself would apply to that column (so the stored
     bytes are identical to a Core insert); only the per-statement compilation
     and result machinery are skipped. SQL text is built once per column set from
-    the model's column names, never from input.
+    the model's column names, never from input. The caller owns the transaction
+    (``LedgerCore.write`` or a SQLAlchemy transaction on the same connection).
     """
 
     def __init__(self, dialect: Any) -> None:
         self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.processors: dict[str, dict[str, Any]] = {
-            table.name: {c.name: c.type._cached_bind_processor(dialect) for c in table.columns}
+            table.name: {c.name: _bind_processor(c.type, dialect) for c in table.columns}
             for table in (ACTIONS, EVENTS, APPROVALS)
         }
         self.integrity_errors: tuple[type[BaseException], ...] = (
@@ -339,19 +360,44 @@ class RawWriter:
             dialect.loaded_dbapi.IntegrityError,
         )
         self._sql: dict[tuple[Any, ...], str] = {}
+        postgres = dialect.name == "postgresql"
+        # PostgreSQL column types as DDL text, for typed parameters.
+        self.pg_types: dict[str, dict[str, str]] = (
+            {
+                table.name: {c.name: c.type.compile(dialect=dialect) for c in table.columns}
+                for table in (ACTIONS, EVENTS, APPROVALS)
+            }
+            if postgres
+            else {}
+        )
+        # psycopg's cursor for numbered placeholders, passed to the server as is.
+        self.raw_cursor: Any = (
+            getattr(dialect.loaded_dbapi, "RawCursor", None) if postgres else None
+        )
+        self._last_bound: tuple[Any, Any, Any] = (None, None, None)
 
     def _params(self, table: str, columns: Sequence[str], values: Mapping[str, Any]) -> list[Any]:
         procs = self.processors[table]
         out = []
+        # One write stamps several columns (and rows) with the same clock reading:
+        # convert that object once. Held by reference, so its id cannot be reused.
+        seen_proc, seen_value, seen_bound = self._last_bound
         for name in columns:
             value = values[name]
             proc = procs[name]
-            out.append(proc(value) if proc is not None and value is not None else value)
+            if proc is None or value is None:
+                out.append(value)
+            elif value is seen_value and proc is seen_proc:
+                out.append(seen_bound)
+            else:
+                seen_proc, seen_value, seen_bound = proc, value, proc(value)
+                out.append(seen_bound)
+        self._last_bound = (seen_proc, seen_value, seen_bound)
         return out
 
     def insert(
         self,
-        conn: Connection,
+        db: Any,
         table: str,
         rows: Sequence[Mapping[str, Any]],
         returning: str | None = None,
@@ -367,7 +413,7 @@ class RawWriter:
             if returning is not None:
                 sql += f" RETURNING {returning}"
             self._sql[cache] = sql
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = db.cursor()
         try:
             if len(rows) == 1:
                 cursor.execute(sql, self._params(table, columns, rows[0]))
@@ -383,7 +429,7 @@ class RawWriter:
 
     def compare_and_set(
         self,
-        conn: Connection,
+        db: Any,
         changes: Mapping[str, Any],
         *,
         key: str,
@@ -406,7 +452,7 @@ class RawWriter:
             self._sql[cache] = sql
         params = self._params("external_actions", columns, changes)
         params += [key, status, fencing] + ([owner] if owner is not None else [])
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = db.cursor()
         try:
             cursor.execute(sql, params)
             return int(cursor.rowcount)
@@ -419,42 +465,59 @@ class RawWriter:
 
     def insert_intent(
         self,
-        conn: Connection,
+        db: Any,
         approval: Mapping[str, Any],
         action: Mapping[str, Any],
         events: Sequence[Mapping[str, Any]],
-    ) -> None:
-        """PostgreSQL: approval, action and events in one statement (one round trip).
+    ) -> bool:
+        """PostgreSQL: action, approval and events in one statement (one round trip),
+        written only when the key is new; returns False (nothing written) when the
+        key is already recorded, so a new key needs no separate existence check.
 
-        Data-modifying CTEs; the foreign keys are checked at the end of the
-        statement, when all three inserts are done. A duplicate key raises
-        IntegrityError and nothing of the statement is kept."""
+        Data-modifying CTEs: the action insert skips a taken key (``ON CONFLICT
+        DO NOTHING``; a concurrent insert of the same key is waited for) and the
+        approval and events are selected from its RETURNING row. Foreign keys are
+        checked at the end of the statement, when all three inserts are done.
+        Placeholders are numbered (``$n``, sent as is): psycopg re-parses every
+        call a ``%s`` statement with this many parameters."""
         a_cols, x_cols, e_cols = tuple(approval), tuple(action), tuple(events[0])
         cache = ("intent", a_cols, x_cols, e_cols, len(events))
         sql = self._sql.get(cache)
         if sql is None:
+            number = itertools.count(1)
+
+            def marks(table: str, columns: Sequence[str]) -> str:
+                # Typed: a parameter selected (not inserted from VALUES) gets no type
+                # from its target column, and a NULL would be taken for text.
+                types = self.pg_types[table]
+                return ", ".join(f"CAST(${next(number)} AS {types[c]})" for c in columns)
+
+            x_marks = marks("external_actions", x_cols)
+            a_marks = marks("approvals", a_cols)
+            e_rows = ", ".join(f"({marks('external_action_events', e_cols)})" for _ in events)
             sql = (
-                f"WITH a AS (INSERT INTO approvals ({', '.join(a_cols)}) "  # noqa: S608
-                f"VALUES {self._values_sql(a_cols, 1)}), "
-                f"x AS (INSERT INTO external_actions ({', '.join(x_cols)}) "
-                f"VALUES {self._values_sql(x_cols, 1)}) "
+                f"WITH x AS (INSERT INTO external_actions ({', '.join(x_cols)}) "  # noqa: S608
+                f"VALUES ({x_marks}) ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1), "
+                f"a AS (INSERT INTO approvals ({', '.join(a_cols)}) SELECT {a_marks} FROM x) "
                 f"INSERT INTO external_action_events ({', '.join(e_cols)}) "
-                f"VALUES {self._values_sql(e_cols, len(events))}"
+                f"SELECT v.* FROM (VALUES {e_rows}) AS v, x"
             )
             self._sql[cache] = sql
-        params = self._params("approvals", a_cols, approval)
-        params += self._params("external_actions", x_cols, action)
+        params = self._params("external_actions", x_cols, action)
+        params += self._params("approvals", a_cols, approval)
         for ev in events:
             params += self._params("external_action_events", e_cols, ev)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        assert self.raw_cursor is not None
+        cursor = self.raw_cursor(db)
         try:
             cursor.execute(sql, params)
+            return int(cursor.rowcount) > 0
         finally:
             cursor.close()
 
     def compare_and_set_with_event(
         self,
-        conn: Connection,
+        db: Any,
         changes: Mapping[str, Any],
         event: Mapping[str, Any],
         *,
@@ -485,16 +548,16 @@ class RawWriter:
         params = self._params("external_actions", columns, changes)
         params += [key, status, fencing] + ([owner] if owner is not None else [])
         params += self._params("external_action_events", e_cols, event)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = db.cursor()
         try:
             cursor.execute(sql, params)
             return int(cursor.rowcount)
         finally:
             cursor.close()
 
-    def next_ids(self, conn: Connection, table: str, count: int) -> list[int]:
+    def next_ids(self, db: Any, table: str, count: int) -> list[int]:
         """PostgreSQL: ``count`` fresh values of ``table``'s id sequence (one round trip)."""
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = db.cursor()
         try:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
@@ -528,6 +591,7 @@ class LedgerCore:
             c.type._cached_result_processor(dialect, None) for c in ACTIONS.columns
         )
         self._approval_ids: deque[int] = deque()
+        self._last_at: tuple[datetime | None, str] = (None, "")
         self._id_lock = threading.Lock()
 
     @property
@@ -536,18 +600,49 @@ class LedgerCore:
         including secrets stored after this service was built."""
         return self._redactor if self._redactor is not None else self.rt.redactor()
 
-    def _approval_id(self, conn: Connection) -> int:
+    def _approval_id(self, db: Any) -> int:
         """PostgreSQL: an approval id from a reserved block (sequence values are never
         rolled back; a gap is harmless). Lets the intent go in one statement."""
         with self._id_lock:
             if not self._approval_ids:
-                self._approval_ids.extend(self.raw.next_ids(conn, "approvals", APPROVAL_ID_BLOCK))
+                self._approval_ids.extend(self.raw.next_ids(db, "approvals", APPROVAL_ID_BLOCK))
             return self._approval_ids.popleft()
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
         with self.rt.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def driver(self) -> Iterator[Any]:
+        """A pooled DBAPI connection for the hot path (propose, claim, outcome).
+
+        Transactions on it go through ``write``; reads outside one are single
+        consistent statements (``row_autocommit``). SQLAlchemy's per-transaction
+        machinery costs more than the ledger's own work on these paths, so they
+        skip it; the pool, its connect-time settings and its liveness checks stay.
+        A connection whose server side died fails the call holding it; the pool's
+        reset on return then discards it (psycopg marks it closed).
+        """
+        fairy = self.rt.engine.raw_connection()
+        try:
+            yield fairy.dbapi_connection
+        finally:
+            fairy.close()
+
+    @contextmanager
+    def write(self, db: Any) -> Iterator[Any]:
+        """One write transaction on a driver connection: committed when the block
+        ends, rolled back when it raises. SQLite starts it with BEGIN IMMEDIATE like
+        every Autopack write (see ``db.engine``); psycopg opens it implicitly."""
+        if not self.is_postgres:
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
 
     # -- redaction ----------------------------------------------------------------
 
@@ -574,7 +669,7 @@ class LedgerCore:
         query = _BY_KEY_LOCKED if lock and self.is_postgres else _BY_KEY
         return conn.execute(query, {"key": key}).mappings().first()
 
-    def row_autocommit(self, key: str, conn: Connection | None = None) -> dict[str, Any] | None:
+    def row_autocommit(self, key: str, db: Any = None) -> dict[str, Any] | None:
         """Read one action row outside any transaction (a single consistent SELECT).
 
         SQLite: the engine opens every SQLAlchemy transaction with BEGIN IMMEDIATE
@@ -583,13 +678,12 @@ class LedgerCore:
         connection is switched to autocommit for this one statement (a client
         side flag), so the read costs one round trip, without BEGIN and COMMIT.
         Either way the SELECT is its own snapshot; column values go through the
-        same type processors SQLAlchemy uses. With ``conn`` (checked out, no
-        transaction open) its driver connection is used instead of another
+        same type processors SQLAlchemy uses. With ``db`` (a driver connection
+        with no transaction open) that connection is used instead of another
         pool checkout.
         """
-        if conn is not None:
-            assert not conn.in_transaction()
-            found = self._fetch_by_key(conn.connection.dbapi_connection, key)
+        if db is not None:
+            found = self._fetch_by_key(db, key)
         else:
             raw = self.rt.engine.raw_connection()
             try:
@@ -646,6 +740,11 @@ class LedgerCore:
         """One chained event row. ``trusted`` data was built by the ledger (see
         ``internal_json``); anything else is redacted before it is written."""
         data_text = self.internal_json(data) if trusted else self.redacted_json(data)
+        # The events of one write share its clock reading: format it once.
+        stamped, at = self._last_at
+        if now is not stamped:
+            at = format_utc(now)
+            self._last_at = (now, at)
         digest = event_hash(
             prev_hash=prev_hash,
             key=key,
@@ -655,7 +754,7 @@ class LedgerCore:
             to_status=to_status,
             fencing=fencing,
             actor=actor,
-            at=format_utc(now),
+            at=at,
             data=data_text,
         )
         return {
@@ -674,7 +773,7 @@ class LedgerCore:
 
     def move(
         self,
-        conn: Connection,
+        conn: Connection | Any,
         row: Mapping[Any, Any],
         to: ActionStatus,
         *,
@@ -688,10 +787,13 @@ class LedgerCore:
     ) -> dict[str, Any]:
         """Compare-and-set the action from its current (status, fencing) to ``to``.
 
-        Appends the chained event in the same transaction. Raises LeaseLostError
-        when the row moved underneath (another worker, a reconciler, a person).
-        Returns the new values of the changed columns merged over ``row``.
+        Appends the chained event in the same transaction (``conn``: a SQLAlchemy
+        connection in a transaction, or a driver connection inside ``write``).
+        Raises LeaseLostError when the row moved underneath (another worker, a
+        reconciler, a person). Returns the new values of the changed columns
+        merged over ``row``.
         """
+        db = driver_of(conn)
         current = ActionStatus(row["status"])
         transition(current, to)
         changes: dict[str, Any] = dict(values or {})
@@ -718,9 +820,9 @@ class LedgerCore:
             "owner": owner,
         }
         if self.is_postgres:
-            updated = self.raw.compare_and_set_with_event(conn, changes, ev, **cas)
+            updated = self.raw.compare_and_set_with_event(db, changes, ev, **cas)
         else:
-            updated = self.raw.compare_and_set(conn, changes, **cas)
+            updated = self.raw.compare_and_set(db, changes, **cas)
         if updated != 1:
             raise LeaseLostError(
                 f"action {row['idempotency_key']!r} changed underneath "
@@ -728,7 +830,7 @@ class LedgerCore:
                 details={"key": row["idempotency_key"]},
             )
         if not self.is_postgres:
-            self.raw.insert(conn, "external_action_events", [ev])
+            self.raw.insert(db, "external_action_events", [ev])
         merged = dict(row)
         merged.update(changes)
         return merged
@@ -767,7 +869,7 @@ class LedgerCore:
         if not isinstance(payload, Mapping):
             raise InvalidInputError("the payload must be a JSON object", code="invalid_payload")
         try:
-            payload_bytes = canonical_json(payload)
+            normalized, payload_bytes = canonical_form(payload)
         except CanonicalizationError as exc:
             raise InvalidInputError(f"payload refused: {exc.message}", code=exc.code) from exc
         if len(payload_bytes) > MAX_PAYLOAD_BYTES:
@@ -776,8 +878,6 @@ class LedgerCore:
                 f"the limit is {MAX_PAYLOAD_BYTES}",
                 code="payload_too_large",
             )
-        # The canonical bytes parse back to exactly the normalised payload.
-        normalized = json.loads(payload_bytes)
         assert isinstance(normalized, dict)
         intent = Intent(provider, action, account, key, normalized)
         payload_text = payload_bytes.decode("utf-8")
@@ -792,18 +892,12 @@ class LedgerCore:
             requested_by=requested_by,
         )
 
-    def existing(
-        self, conn: Connection | None, prepared: PreparedIntent, *, autocommit: bool = False
-    ) -> ActionRecord | None:
+    def existing(self, db: Any, prepared: PreparedIntent) -> ActionRecord | None:
         """The recorded action for this key when the hash matches; conflict otherwise.
 
-        With ``autocommit`` (SQLite) the row is read outside a transaction."""
-        row: Mapping[Any, Any] | None
-        if autocommit:
-            row = self.row_autocommit(prepared.intent.idempotency_key, conn)
-        else:
-            assert conn is not None
-            row = self.row(conn, prepared.intent.idempotency_key)
+        Read outside any transaction on the driver connection ``db`` (or a pooled
+        one when None): one consistent SELECT, no write lock."""
+        row = self.row_autocommit(prepared.intent.idempotency_key, db)
         if row is None:
             return None
         if row["payload_hash"] != prepared.payload_hash:
@@ -820,36 +914,38 @@ class LedgerCore:
 
     def insert_new(
         self,
-        conn: Connection,
+        db: Any,
         prepared: PreparedIntent,
         now: datetime,
         *,
         claim_if_auto: str | None = None,
         lease_seconds: float = 0.0,
-    ) -> dict[str, Any]:
-        """Insert approval, action and first events. With ``claim_if_auto``, an action
-        the project policy auto-approves is inserted already claimed by that owner."""
+    ) -> dict[str, Any] | None:
+        """Insert approval, action and first events on the driver connection ``db``,
+        inside the caller's write transaction. With ``claim_if_auto``, an action the
+        project policy auto-approves is inserted already claimed by that owner.
+
+        Returns the new row; None when the key is already recorded (PostgreSQL
+        checks in the insert itself; on SQLite a taken key raises IntegrityError)."""
         intent = prepared.intent
         project = prepared.project
         run_id = prepared.run_id
         if run_id is not None:
-            run = conn.execute(select(RUNS).where(RUNS.c.run_id == run_id)).mappings().first()
-            if run is None:
-                raise NotFoundError(f"no run {run_id!r}", code="run_not_found")
-            if project is not None and project != run["project"]:
+            run_project = self._run_project(db, run_id)
+            if project is not None and project != run_project:
                 raise InvalidInputError(
-                    f"run {run_id!r} belongs to project {run['project']!r}, not {project!r}",
+                    f"run {run_id!r} belongs to project {run_project!r}, not {project!r}",
                     code="project_mismatch",
                 )
-            project = run["project"]
+            project = run_project
         policy = self.policies.load(project)
         category = action_category(intent.provider, intent.action).value
         auto = policy.may_auto_approve(intent.provider, intent.action)
         claim_owner = claim_if_auto if auto else None
-        rendered = prepared.rendered
+        request_hash = prepared.rendered.request_hash
         approval: dict[str, Any] = {}
         if self.is_postgres:
-            approval["id"] = self._approval_id(conn)
+            approval["id"] = self._approval_id(db)
         approval.update(
             {
                 "subject_hash": prepared.payload_hash,
@@ -868,7 +964,7 @@ class LedgerCore:
         if self.is_postgres:
             approval_id = approval["id"]
         else:
-            approval_id = self.raw.insert(conn, "approvals", [approval], returning="id")
+            approval_id = self.raw.insert(db, "approvals", [approval], returning="id")
         key = intent.idempotency_key
         events: list[dict[str, Any]] = []
         prev = GENESIS_HASH
@@ -899,7 +995,7 @@ class LedgerCore:
             prepared.requested_by,
             {
                 "payload_hash": prepared.payload_hash,
-                "request_hash": rendered.request_hash,
+                "request_hash": request_hash,
                 "approval_id": approval_id,
             },
         )
@@ -936,7 +1032,7 @@ class LedgerCore:
             "run_id": run_id,
             "payload": prepared.payload_text,
             "payload_hash": prepared.payload_hash,
-            "request_hash": rendered.request_hash,
+            "request_hash": request_hash,
             "approval_id": approval_id,
             "requested_by": prepared.requested_by,
             "status": status.value,
@@ -959,15 +1055,29 @@ class LedgerCore:
         }
         row.update(values)
         if self.is_postgres:
-            self.raw.insert_intent(conn, approval, row, events)
+            if not self.raw.insert_intent(db, approval, row, events):
+                return None
         else:
-            self.raw.insert(conn, "external_actions", [row])
-            self.raw.insert(conn, "external_action_events", events)
+            self.raw.insert(db, "external_actions", [row])
+            self.raw.insert(db, "external_action_events", events)
         return row
+
+    def _run_project(self, db: Any, run_id: str) -> str:
+        """The project a run belongs to; ``run_not_found`` when there is no such run."""
+        cursor = db.cursor()
+        try:
+            sql = f"SELECT project FROM runs WHERE run_id = {self.raw.mark}"  # noqa: S608 - fixed text
+            cursor.execute(sql, (run_id,))
+            found = cursor.fetchone()
+        finally:
+            cursor.close()
+        if found is None:
+            raise NotFoundError(f"no run {run_id!r}", code="run_not_found")
+        return str(found[0])
 
     def record_intent(
         self,
-        conn: Connection,
+        db: Any,
         prepared: PreparedIntent,
         *,
         claim_if_auto: str | None = None,
@@ -975,19 +1085,21 @@ class LedgerCore:
     ) -> tuple[dict[str, Any] | None, ActionRecord | None]:
         """Insert the intent, or find it: (new row, None) or (None, existing record).
 
-        The check is a lone SELECT outside the write transaction: replays (the
-        common case for a retrying agent) take no write lock and cost one
-        statement. A proposer that slips in between the check and our insert is
-        caught by the primary key: the loser re-reads and gets the existing
-        record or the conflict error.
+        SQLite: the check is a lone SELECT outside the write transaction, so
+        replays (a retrying agent) take no write lock and cost one statement; a
+        proposer that slips in between the check and our insert is caught by the
+        primary key. PostgreSQL: the insert itself skips a taken key, so a new key
+        costs no extra round trip. Either way a key found taken is re-read and
+        gives the existing record or the conflict error.
         """
-        found = self.existing(conn, prepared, autocommit=True)
-        if found is not None:
-            return None, found
+        if not self.is_postgres:
+            found = self.existing(db, prepared)
+            if found is not None:
+                return None, found
         try:
-            with conn.begin():
+            with self.write(db):
                 row = self.insert_new(
-                    conn,
+                    db,
                     prepared,
                     self.rt.clock(),
                     claim_if_auto=claim_if_auto,
@@ -995,10 +1107,18 @@ class LedgerCore:
                 )
         except self.raw.integrity_errors:
             # Lost the race to another proposer: the unique key decides.
-            with conn.begin():
-                found = self.existing(conn, prepared)
+            found = self.existing(db, prepared)
             if found is None:
                 raise
+            return None, found
+        if row is None:
+            found = self.existing(db, prepared)
+            if found is None:  # recorded a moment ago, gone now: actions are never deleted
+                raise ConflictError(
+                    f"idempotency key {prepared.intent.idempotency_key!r} was taken but "
+                    "cannot be read back: retry",
+                    code="idempotency_race",
+                )
             return None, found
         return row, None
 
@@ -1033,8 +1153,8 @@ class LedgerService(LedgerCore):
         return self.propose_prepared(prepared)
 
     def propose_prepared(self, prepared: PreparedIntent) -> Proposal:
-        with self.rt.engine.connect() as conn:
-            row, found = self.record_intent(conn, prepared)
+        with self.driver() as db:
+            row, found = self.record_intent(db, prepared)
         if found is not None:
             return Proposal(False, prepared, found)
         assert row is not None
