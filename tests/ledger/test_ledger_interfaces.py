@@ -239,3 +239,28 @@ def test_api_end_to_end(runtime: Runtime, sandbox: SandboxProcess) -> None:
         assert r.json()["status"] == "rejected"
         assert client.get("/api/actions/nope", headers=headers).status_code == 404
     assert len(sandbox.effects()) == 1
+
+
+def test_an_unknown_status_filter_is_refused_with_the_allowed_values(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = invoke_cli(["actions", "list", "--status", "done"], capsys)
+    assert code == 2, (out, err)
+    assert "unknown status 'done'" in err
+    assert "awaiting_approval" in err
+    assert "needs_attention" in err
+    code, out, err = invoke_cli(["approvals", "list", "--status", "ok"], capsys)
+    assert code == 2, (out, err)
+    assert "unknown approval status 'ok'" in err
+    assert "pending" in err
+    assert "approved" in err
+
+
+def test_api_refuses_an_unknown_status_filter(runtime: Runtime) -> None:
+    app = create_app(runtime=runtime)
+    headers = {"X-API-Key": runtime.settings.api_key.get_secret_value()}  # type: ignore[union-attr]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path in ("/api/actions?status=done", "/api/approvals?status=ok"):
+            r = client.get(path, headers=headers)
+            assert r.status_code == 400, (path, r.text)
+            assert r.json()["error"]["code"] == "invalid_status", r.text

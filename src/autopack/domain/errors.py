@@ -6,8 +6,9 @@ is the contract clients and scripts rely on, so never rename one.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 # CLI exit codes, documented in the README and `autopack --help`.
 EXIT_OK = 0
@@ -48,6 +49,22 @@ class InvalidInputError(AutopackError):
     default_code = "invalid_input"
     exit_code = EXIT_BAD_INPUT
     http_status = 400
+
+
+_Choice = TypeVar("_Choice", bound=enum.Enum)
+
+
+def parse_choice(choices: type[_Choice], value: str, what: str) -> _Choice:
+    """``value`` as a member of the enum ``choices``; ``InvalidInputError`` naming
+    every allowed value otherwise (filters such as ``--status``)."""
+    try:
+        return choices(value)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"unknown {what} {value[:40]!r}: use one of "
+            + ", ".join(str(member.value) for member in choices),
+            code="invalid_status",
+        ) from exc
 
 
 class NotFoundError(AutopackError):

@@ -20,7 +20,7 @@ from autopack.domain.approvals import (
     validate_person,
 )
 from autopack.domain.canonical import canonical_json, parse_json_strict
-from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
 from autopack.domain.ledger import ActionStatus, action_category
 from autopack.services.ledger import (
     ACTIONS,
@@ -69,14 +69,7 @@ class ApprovalService(LedgerCore):
         """Oldest first (the queue a person works through)."""
         query = select(APPROVALS)
         if status is not None:
-            try:
-                ApprovalStatus(status)
-            except ValueError as exc:
-                raise InvalidInputError(
-                    f"unknown approval status {status[:40]!r}: use one of "
-                    + ", ".join(s.value for s in ApprovalStatus),
-                    code="invalid_status",
-                ) from exc
+            parse_choice(ApprovalStatus, status, "approval status")
             query = query.where(APPROVALS.c.status == status)
         limit = max(1, min(limit, MAX_LIST_LIMIT))
         query = query.order_by(APPROVALS.c.created_at, APPROVALS.c.id).limit(limit)

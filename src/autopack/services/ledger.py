@@ -45,7 +45,13 @@ from autopack.domain.canonical import (
     format_utc,
     parse_json_strict,
 )
-from autopack.domain.errors import CheckFailedError, ConflictError, InvalidInputError, NotFoundError
+from autopack.domain.errors import (
+    CheckFailedError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    parse_choice,
+)
 from autopack.domain.layout import RunRef, ledger_export_path, validate_identifier
 from autopack.domain.ledger import (
     CANCELLABLE,
@@ -1112,13 +1118,10 @@ class LedgerCore:
                 raise
             return None, found
         if row is None:
+            # The insert skipped a committed row with this key; actions are never
+            # deleted, so it is there to read.
             found = self.existing(db, prepared)
-            if found is None:  # recorded a moment ago, gone now: actions are never deleted
-                raise ConflictError(
-                    f"idempotency key {prepared.intent.idempotency_key!r} was taken but "
-                    "cannot be read back: retry",
-                    code="idempotency_race",
-                )
+            assert found is not None
             return None, found
         return row, None
 
@@ -1177,14 +1180,7 @@ class LedgerService(LedgerCore):
         """Newest first."""
         query = select(ACTIONS)
         if status is not None:
-            try:
-                ActionStatus(status)
-            except ValueError as exc:
-                raise InvalidInputError(
-                    f"unknown status {status[:40]!r}: use one of "
-                    + ", ".join(s.value for s in ActionStatus),
-                    code="invalid_status",
-                ) from exc
+            parse_choice(ActionStatus, status, "status")
             query = query.where(ACTIONS.c.status == status)
         if project is not None:
             query = query.where(ACTIONS.c.project == validate_identifier("project", project))
