@@ -26,10 +26,12 @@ statement, COMMIT per step), the same mechanics as the ledger's writes; the
 ledger sends each durable step as one statement (data-modifying CTEs) inside
 its transaction, plus one autocommit SELECT to detect a replay.
 
-The throughput figures are CPU-bound on a small machine: the dev cluster runs
-with fsync=off, so a commit costs no disk wait, and one worker (client plus
-its server backend) already keeps about one core busy; more workers can only
-add the cores that are left. Compare ratios from one run.
+The throw-away cluster started here keeps PostgreSQL's durable defaults (fsync
+and full-page writes on; the test suite's cluster turns them off for speed), so
+the floor is a durable floor. The throughput figures are CPU-bound on a small
+machine: one worker (client plus its server backend) already keeps about one
+core busy; more workers can only add the cores that are left. Compare ratios
+from one run.
 - pg_throughput_1w / pg_throughput_4w: guarded calls per second from 1 and from 4
   worker processes on distinct keys.
 
@@ -422,7 +424,7 @@ def postgres_url() -> Iterator[str | None]:
     if given:
         yield given
         return
-    with throwaway_postgres() as url:
+    with throwaway_postgres(durable=True) as url:
         yield url
 
 

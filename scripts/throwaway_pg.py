@@ -74,6 +74,9 @@ class Cluster:
     data_dir: Path
     port: int
     as_postgres_user: bool
+    # Tests trade crash safety for speed (fsync=off); a benchmark of durable
+    # commits needs the server's own durable defaults.
+    durable: bool = False
 
     @property
     def url(self) -> str:
@@ -106,10 +109,9 @@ class Cluster:
             stdout=subprocess.DEVNULL,
         )
         # Unix sockets go in the data dir: /var/run/postgresql may not exist.
-        opts = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
-            f"-c full_page_writes=off -c max_connections=200"
-        )
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            opts += " -c fsync=off -c full_page_writes=off"
         if os.name != "nt":
             opts += f" -k {self.data_dir}"
         log_file = self.data_dir / "server.log"
@@ -158,8 +160,12 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def throwaway_postgres(*, install: bool = False) -> Iterator[str | None]:
-    """Yield a PostgreSQL URL, or None when this platform cannot start one."""
+def throwaway_postgres(*, install: bool = False, durable: bool = False) -> Iterator[str | None]:
+    """Yield a PostgreSQL URL, or None when this platform cannot start one.
+
+    ``durable`` keeps fsync and full-page writes on (the server defaults); without
+    it the cluster skips them, which is fine for tests and wrong for measuring
+    what a durable commit costs."""
     bin_dir = find_pg_bin()
     if bin_dir is None and install and sys.platform.startswith("linux") and _is_root():
         install_with_apt()
@@ -170,7 +176,7 @@ def throwaway_postgres(*, install: bool = False) -> Iterator[str | None]:
         return
     as_postgres = _is_root()
     base = Path(tempfile.mkdtemp(prefix="autopack-pg-"))
-    cluster = Cluster(bin_dir, base / "data", free_port(), as_postgres)
+    cluster = Cluster(bin_dir, base / "data", free_port(), as_postgres, durable)
     try:
         cluster.start()
         yield cluster.url

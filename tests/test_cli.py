@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer.main
 
-from autopack.cli.app import app
+import autopack.cli
+from autopack.cli.app import COMMANDS, app, load_command
 from conftest import invoke_cli
 
 
@@ -143,3 +146,50 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = invoke_cli(["--version"], capsys)
     assert code == 0
     assert out.startswith("autopack ")
+
+
+def _modules_loaded_by(argv: list[str]) -> set[str]:
+    """Every module a fresh interpreter has imported once it ran ``autopack argv``."""
+    script = (
+        "import json, sys\n"
+        "from autopack.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def test_a_command_imports_only_what_it_uses() -> None:
+    # Start-up time is import time: `actions` must not pay for the web server,
+    # the docs checker or the fake servers, and `--version` for no database at all.
+    loaded = _modules_loaded_by(["actions", "list", "--help"])
+    assert "autopack.cli.actions" in loaded
+    for heavy in (
+        "fastapi",
+        "uvicorn",
+        "autopack.api",
+        "autopack.governance",
+        "autopack.cli.serve",
+    ):
+        assert heavy not in loaded, heavy
+    loaded = _modules_loaded_by(["--version"])
+    for heavy in ("sqlalchemy", "autopack.services", "autopack.cli.actions"):
+        assert heavy not in loaded, heavy
+
+
+def test_every_cli_module_is_a_registered_command() -> None:
+    # A new command module that is not in COMMANDS would never load.
+    package = Path(autopack.cli.__file__).parent
+    modules = {p.stem for p in package.glob("*.py")} - {"__init__", "app", "_common"}
+    registered = {target.split(":")[0].rsplit(".", 1)[1] for target in COMMANDS.values()}
+    assert registered == modules
+    root: Any = typer.main.get_command(app)
+    assert list(root.commands) == list(COMMANDS)
+    for name in COMMANDS:
+        assert load_command(name).name == name

@@ -6,12 +6,12 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from autopack.services.context import Runtime, build_runtime
-from autopack.settings import load_settings
+if TYPE_CHECKING:
+    from autopack.services.context import Runtime
 
 
 def ascii_safe(text: str) -> str:
@@ -34,6 +34,11 @@ def out_json(value: Any) -> None:
 
 @contextmanager
 def runtime() -> Iterator[Runtime]:
+    # Imported here: commands that need no database (sandbox, fake-oauth, docs)
+    # start without loading the services and SQLAlchemy.
+    from autopack.services.context import build_runtime
+    from autopack.settings import load_settings
+
     rt = build_runtime(load_settings())
     try:
         yield rt
