@@ -2,7 +2,7 @@
 
 Measured on SQLite (a file, WAL, synchronous=FULL: Autopack's settings) and on
 PostgreSQL (AUTOPACK_BENCH_PG_URL, else a throw-away cluster started the way the
-test command does):
+test command does, but with durable settings: see below):
 
 - guarded_p50_us / guarded_p99_us: one guarded call through the real services:
   propose an action the project policy auto-approves -> claim -> dispatch to an
@@ -24,7 +24,8 @@ chained events, then outcome + event), so the comparison is apples to apples.
 On PostgreSQL the floor uses the driver's default transactions (BEGIN,
 statement, COMMIT per step), the same mechanics as the ledger's writes; the
 ledger sends each durable step as one statement (data-modifying CTEs) inside
-its transaction, plus one autocommit SELECT to detect a replay.
+its transaction; the intent statement inserts only a new key, and a replay
+reads the recorded row back afterwards.
 
 The throw-away cluster started here keeps PostgreSQL's durable defaults (fsync
 and full-page writes on; the test suite's cluster turns them off for speed), so

@@ -193,3 +193,17 @@ def test_every_cli_module_is_a_registered_command() -> None:
     assert list(root.commands) == list(COMMANDS)
     for name in COMMANDS:
         assert load_command(name).name == name
+
+
+def test_worker_refuses_a_schema_behind_head(
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    empty_database_url: str,
+) -> None:
+    monkeypatch.setenv("AUTOPACK_DATABASE_URL", empty_database_url)
+    code, out, err = invoke_cli(["worker", "--once"], capsys)
+    assert code == 3
+    assert err.startswith("error: database schema is at empty")
+    assert "autopack db upgrade" in err
+    assert out == ""

@@ -4,6 +4,7 @@ including secrets stored after the redactor (or the log filter) was built."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +110,62 @@ def test_a_failed_first_load_is_retried_not_forgotten(
         assert ALPACA_SECRET not in rt.redactor().redact_text(ALPACA_SECRET)
     finally:
         rt.close()
+
+
+def test_the_log_redactor_never_raises_and_services_still_load_later(
+    workspace: Path, empty_database_url: str
+) -> None:
+    """A log line with the schema behind must not fail; once a service loads the
+    store, log lines mask the stored secrets too."""
+    rt = build_runtime(make_settings(workspace, empty_database_url))
+    try:
+        rt.note_secrets(["noted-secret-value-1"])
+        partial = rt.log_redactor()  # no credentials table: rules + noted secrets
+        assert "noted-secret-value-1" not in partial.redact_text("noted-secret-value-1")
+        upgrade(rt.engine)
+        other = build_runtime(rt.settings)
+        try:
+            with CredentialService(other) as service:
+                service.add_api_key(
+                    "alpaca",
+                    "main",
+                    key_id="PKTESTKEYID000000004",
+                    secret=ALPACA_SECRET,
+                    environment="paper",
+                )
+        finally:
+            other.close()
+        rt.redactor()  # a service call retries the load
+        assert ALPACA_SECRET not in rt.log_redactor().redact_text(ALPACA_SECRET)
+    finally:
+        rt.close()
+
+
+def test_threads_wait_for_the_first_load_instead_of_getting_a_partial_redactor(
+    runtime: Runtime, credentials: CredentialService
+) -> None:
+    credentials.add_api_key(
+        "alpaca",
+        "main",
+        key_id="PKTESTKEYID000000005",
+        secret=ALPACA_SECRET,
+        environment="paper",
+    )
+    fresh = build_runtime(runtime.settings)
+    results: list[str] = []
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait(timeout=30)
+        results.append(fresh.log_redactor().redact_text(ALPACA_SECRET))
+
+    try:
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        fresh.close()
+    assert len(results) == 8
+    assert all(ALPACA_SECRET not in text for text in results)

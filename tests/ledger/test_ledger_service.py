@@ -546,3 +546,33 @@ def test_a_pooled_connection_that_dies_in_use_is_dropped_from_the_pool(
         kit.propose("k2")
     kit.propose("k2")  # a fresh connection: the dead one is gone
     assert {kit.ledger.get(k).status for k in ("k1", "k2")} == {"awaiting_approval"}
+
+
+def test_reads_do_not_wait_for_a_writer(kit: Kit, backend: str) -> None:
+    """list, show, verify-chain, export and the approval queue read a snapshot:
+    a transaction holding the write lock does not hold them up."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL readers never wait for writers")
+    run = RunService(kit.rt).create("demo", "publish", "run-r")
+    kit.ledger.propose(
+        provider="scripted",
+        action="post.publish",
+        account="main",
+        key="r1",
+        payload={"text": "x"},
+        run_id=run.ref.run_id,
+    )
+    writer = kit.rt.engine.raw_connection()
+    try:
+        cursor = writer.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("UPDATE runs SET family = family")
+        assert [r.key for r in kit.ledger.list()] == ["r1"]
+        assert kit.ledger.show("r1")["action"]["key"] == "r1"
+        assert kit.ledger.verify_chain()["ok"]
+        assert kit.ledger.export_document(run.ref.run_id)[1]["actions"]
+        assert len(kit.approvals.list()) == 1
+    finally:
+        writer.rollback()
+        writer.close()

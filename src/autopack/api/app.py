@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ensure_at_head(runtime.engine)
         # Every log line of the server passes the runtime's redactor (stored secrets too).
-        log_redaction = install_log_redaction(LiveRedactorSource(runtime.redactor))
+        log_redaction = install_log_redaction(LiveRedactorSource(runtime.log_redactor))
         if generated:
             # Printed once, to the operator's terminal, never logged elsewhere.
             print(  # noqa: T201 - the one place the generated key is shown

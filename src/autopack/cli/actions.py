@@ -52,7 +52,7 @@ def _when(value: Any) -> str:
 @app.command("propose")
 def propose(
     provider: Annotated[str, typer.Option(help="Provider name, e.g. sandbox.")],
-    action: Annotated[str, typer.Option(help="Provider action, e.g. videos.create.")],
+    action: Annotated[str, typer.Option(help="Provider action, e.g. video.upload.")],
     key: Annotated[str, typer.Option(help="Idempotency key: one action per key, forever.")],
     payload: Annotated[str, typer.Option(help="JSON object file ('-' for stdin). No floats.")],
     account: Annotated[str, typer.Option(help="Provider account.")] = "default",

@@ -22,7 +22,8 @@ def _line(body: dict[str, Any]) -> str:
 @app.command("list")
 def list_approvals(
     status: Annotated[
-        str | None, typer.Option(help="pending (default), approved, rejected, expired, all.")
+        str | None,
+        typer.Option(help="pending (default), approved, rejected, expired, superseded, all."),
     ] = "pending",
     as_json: bool = JSON_OPTION,
 ) -> None:

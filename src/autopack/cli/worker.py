@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from autopack.cli._common import err, out, runtime
+from autopack.db.schema import ensure_at_head
 from autopack.services.executor import Executor, worker_loop
 from autopack.services.ledger import ActionRecord
 from autopack.services.redaction_logging import LiveRedactorSource, install_log_redaction
@@ -38,8 +39,10 @@ def worker(
     """Claim approved actions, dispatch them through their provider, record the outcome."""
     name = f"{socket.gethostname()[:24]}-{os.getpid()}"
     with runtime() as rt:
+        # Like `serve`: refuse a schema behind head before claiming anything.
+        ensure_at_head(rt.engine)
         executor = Executor(rt, worker=name, lease_seconds=lease_seconds)
-        log_redaction = install_log_redaction(LiveRedactorSource(rt.redactor))
+        log_redaction = install_log_redaction(LiveRedactorSource(rt.log_redactor))
         if not once:
             err(f"autopack worker {name}: polling every {poll_seconds}s (Ctrl-C stops)")
         try:

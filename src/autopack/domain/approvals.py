@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from autopack.domain.canonical import canonical_hash
 from autopack.domain.errors import ConflictError, InvalidInputError
-from autopack.domain.ledger import action_category, always_needs_human
+from autopack.domain.ledger import always_needs_human
 
 DEFAULT_APPROVAL_TTL: Final = timedelta(hours=24)
 AUTO_APPROVER: Final = "policy:auto"
@@ -178,7 +178,3 @@ def check_usable_for_dispatch(
         raise ApprovalRefusedError(
             "approval expired before the action started", code="approval_expired"
         )
-
-
-def category_of(provider: str, action: str) -> str:
-    return action_category(provider, action).value

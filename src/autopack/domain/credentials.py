@@ -33,10 +33,11 @@ from autopack.domain.errors import (
     UnavailableError,
 )
 from autopack.domain.layout import validate_identifier
+from autopack.domain.redaction import MIN_SECRET_LENGTH
 
 DEFAULT_REFRESH_MARGIN: Final = timedelta(minutes=10)
 # The redaction library ignores shorter secrets, so the store refuses them.
-MIN_STORED_SECRET_LENGTH: Final = 8
+MIN_STORED_SECRET_LENGTH: Final = MIN_SECRET_LENGTH
 MAX_STORED_SECRET_LENGTH: Final = 8192
 REAUTH_TASK_SCHEMA: Final = "autopack.reauth-task/1"
 GOOGLE_TESTING_REFRESH_LIFETIME: Final = timedelta(days=7)
@@ -101,10 +102,6 @@ class CredentialNeedsReauthError(ConflictError):
     """The account needs a person to reconnect; dispatch for it is paused."""
 
     default_code = "credential_needs_reauth"
-
-
-class CredentialPausedError(ConflictError):
-    default_code = "credential_paused"
 
 
 class RefreshTransientError(UnavailableError):

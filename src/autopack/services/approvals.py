@@ -55,7 +55,7 @@ class ApprovalService(LedgerCore):
         return conn.execute(query).mappings().all()
 
     def get(self, approval_id: int) -> dict[str, Any]:
-        with self.tx() as conn:
+        with self.read() as conn:
             row = self._approval(conn, approval_id)
             body = approval_dict(row)
             body["actions"] = [
@@ -74,7 +74,7 @@ class ApprovalService(LedgerCore):
         limit = max(1, min(limit, MAX_LIST_LIMIT))
         query = query.order_by(APPROVALS.c.created_at, APPROVALS.c.id).limit(limit)
         out: list[dict[str, Any]] = []
-        with self.tx() as conn:
+        with self.read() as conn:
             for row in conn.execute(query).mappings().all():
                 body = approval_dict(row)
                 covered = self._covered(conn, row["id"], lock=False)

@@ -38,8 +38,11 @@ class Runtime:
     _secrets: set[str] = field(default_factory=set, init=False, repr=False)
     _secrets_loaded: bool = field(default=False, init=False, repr=False)
     _secrets_loading: bool = field(default=False, init=False, repr=False)
+    _secrets_load_failed: bool = field(default=False, init=False, repr=False)
     _redactor: Redactor | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Re-entrant: a log line written while the store loads asks for the redactor again.
+    _load_lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     @property
     def workspace(self) -> Path:
@@ -57,10 +60,31 @@ class Runtime:
         """The one redactor of this process: pattern and field rules plus every secret
         the credential store holds or this process has seen. Cached; rebuilt when a
         new secret is noted. Needs the schema at head (it reads the store once)."""
-        if not self._secrets_loaded and not self._secrets_loading:
-            # While loading, a log line (whose filter asks for this redactor) gets
-            # the partial one instead of re-entering the load. Only a load that
-            # succeeded counts: a failed one (schema behind) is tried again.
+        if not self._secrets_loaded:
+            self._load_stored_secrets()
+        return self._current_redactor()
+
+    def log_redactor(self) -> Redactor:
+        """The redactor for log records: never raises, so a log line cannot fail.
+
+        Until the store could be read once (a schema behind head has no secrets to
+        read), it is the rules plus the secrets noted so far; services calling
+        ``redactor`` retry the load, and log lines get the full one after that."""
+        if not self._secrets_loaded and not self._secrets_load_failed:
+            try:
+                self._load_stored_secrets()
+            except Exception:  # noqa: BLE001 - logging must not raise; see the docstring
+                self._secrets_load_failed = True
+        return self._current_redactor()
+
+    def _load_stored_secrets(self) -> None:
+        # Other threads wait here, so none gets a redactor without the stored
+        # secrets while the load runs; a log line from inside the load (same
+        # thread) gets the partial one instead of loading again. Only a load that
+        # succeeded counts: a failed one (schema behind) is tried again.
+        with self._load_lock:
+            if self._secrets_loaded or self._secrets_loading:
+                return
             self._secrets_loading = True
             try:
                 # Imported here: the credentials service is built on Runtime (import cycle).
@@ -69,8 +93,11 @@ class Runtime:
                 with CredentialService(self) as service:
                     self.note_secrets(service.known_secrets())
                 self._secrets_loaded = True
+                self._secrets_load_failed = False
             finally:
                 self._secrets_loading = False
+
+    def _current_redactor(self) -> Redactor:
         with self._lock:
             if self._redactor is None:
                 self._redactor = Redactor().with_secrets(sorted(self._secrets))

@@ -647,7 +647,8 @@ class CredentialService:
         )
 
     def api_key(self, provider: str, account: str) -> tuple[str, str, str]:
-        """(key id, secret key, API host) for dispatch; refuses paused accounts."""
+        """(key id, secret key, API host) for dispatch; refuses accounts that need
+        re-authorization (an operator pause is held earlier, by the claim query)."""
         profile = api_key_profile(provider)
         with self._read() as conn:
             row = self._require(conn, provider, validate_account(account))

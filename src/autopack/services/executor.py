@@ -114,10 +114,6 @@ class Claim:
     owner: str
 
     @property
-    def key(self) -> str:
-        return str(self.row["idempotency_key"])
-
-    @property
     def fencing(self) -> int:
         return int(self.row["fencing"])
 
@@ -521,7 +517,7 @@ class Executor(LedgerCore):
 
         expired_approvals = ApprovalService(self.rt, self.registry, self.redactor).expire_due()
         expired = self.expire_leases()
-        with self.tx() as conn:
+        with self.read() as conn:
             keys = (
                 conn.execute(
                     select(ACTIONS.c.idempotency_key)
@@ -540,7 +536,7 @@ class Executor(LedgerCore):
             "settling": [],
         }
         for key in keys:
-            with self.tx() as conn:
+            with self.read() as conn:
                 found = self.row(conn, key)
             if found is None or found["status"] != ActionStatus.UNKNOWN:
                 continue

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from autopack.db.engine import read_only
 from autopack.db.models import ApprovalRow, ExternalActionEventRow, ExternalActionRow, RunRow
 from autopack.db.types import UTCDateTime, sqlite_datetime_text
 from autopack.domain.approvals import (
@@ -465,10 +466,6 @@ class RawWriter:
         finally:
             cursor.close()
 
-    def _values_sql(self, columns: Sequence[str], rows: int) -> str:
-        one = "(" + ", ".join([self.mark] * len(columns)) + ")"
-        return ", ".join([one] * rows)
-
     def insert_intent(
         self,
         db: Any,
@@ -617,6 +614,13 @@ class LedgerCore:
     @contextmanager
     def tx(self) -> Iterator[Connection]:
         with self.rt.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A consistent snapshot for reads: on SQLite it takes no write lock, so a
+        long read (verify-chain, export) never holds up proposers and workers."""
+        with read_only(self.rt.engine) as conn:
             yield conn
 
     @contextmanager
@@ -1166,7 +1170,7 @@ class LedgerService(LedgerCore):
     # -- reads --------------------------------------------------------------------
 
     def get(self, key: str) -> ActionRecord:
-        with self.tx() as conn:
+        with self.read() as conn:
             return ActionRecord.from_row(self.require_row(conn, key))
 
     def list(
@@ -1188,7 +1192,7 @@ class LedgerService(LedgerCore):
             query = query.where(ACTIONS.c.run_id == validate_identifier("run_id", run_id))
         limit = max(1, min(limit, MAX_LIST_LIMIT))
         query = query.order_by(ACTIONS.c.created_at.desc(), ACTIONS.c.idempotency_key).limit(limit)
-        with self.tx() as conn:
+        with self.read() as conn:
             return [ActionRecord.from_row(r) for r in conn.execute(query).mappings()]
 
     def events(self, conn: Connection, key: str) -> Sequence[RowMapping]:
@@ -1202,7 +1206,7 @@ class LedgerService(LedgerCore):
 
     def show(self, key: str) -> dict[str, Any]:
         """Everything about one action: what, when, approval, attempts, object id, history."""
-        with self.tx() as conn:
+        with self.read() as conn:
             row = self.require_row(conn, key)
             record = ActionRecord.from_row(row)
             approval = None
@@ -1332,7 +1336,7 @@ class LedgerService(LedgerCore):
         problems: list[dict[str, Any]] = []
         actions = 0
         events = 0
-        with self.tx() as conn:
+        with self.read() as conn:
             heads = {
                 r["idempotency_key"]: (r["event_count"], r["last_event_hash"], r["status"])
                 for r in conn.execute(
@@ -1399,7 +1403,7 @@ class LedgerService(LedgerCore):
 
     def export_document(self, run_id: str) -> tuple[RunRef, dict[str, Any]]:
         validate_identifier("run_id", run_id)
-        with self.tx() as conn:
+        with self.read() as conn:
             run = conn.execute(select(RUNS).where(RUNS.c.run_id == run_id)).mappings().first()
             if run is None:
                 raise NotFoundError(f"no run {run_id!r}", code="run_not_found")

@@ -11,9 +11,9 @@ Two hooks, because logging has two places a record can escape from:
   ``extra=`` values, which logging attaches after the factory has run. Handlers
   added later (dictConfig) should list the filter themselves.
 
-The redactor is read through a :class:`RedactorSource`, so the credential
-service can swap in a redactor that knows newly stored secrets without
-reinstalling anything.
+The redactor is read through a :class:`RedactorSource`; the API and the worker
+install a :class:`LiveRedactorSource` over ``Runtime.log_redactor``, so secrets
+stored or seen after installation are masked without reinstalling anything.
 """
 
 from __future__ import annotations
