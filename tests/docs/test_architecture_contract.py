@@ -29,3 +29,13 @@ def test_every_layer_package_is_described() -> None:
         for p in layer.split("|")
     }
     assert [p for p in sorted(packages) if f"**{p}**" not in text] == []
+
+
+def test_documented_gates_equal_the_dispatch_pipeline() -> None:
+    from autopack.domain.gates.pipeline import DISPATCH_GATES
+
+    doc = facts("docs/ARCHITECTURE.md")
+    heading = next(h for h in doc.headings if h.text == "The gate pipeline")
+    block = next(b for b in doc.code_blocks if b.start > heading.line)
+    documented = [tuple(line.split()) for line in block.content.splitlines() if line.strip()]
+    assert documented == [(gate.name, type(gate).__module__) for gate in DISPATCH_GATES]

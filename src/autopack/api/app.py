@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from autopack import __version__
-from autopack.api import routes_actions, routes_auth, routes_health, routes_runs
+from autopack.api import routes_actions, routes_auth, routes_halts, routes_health, routes_runs
 from autopack.api.errors import install_error_handlers
 from autopack.api.security import ApiKeyMiddleware
 from autopack.db.schema import ensure_at_head
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_health.router)
     app.include_router(routes_runs.router)
     app.include_router(routes_actions.router)
+    app.include_router(routes_halts.router)
     app.include_router(routes_auth.router)
     app.add_middleware(ApiKeyMiddleware, api_key=api_key)
     return app

@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "fake-oauth": "autopack.cli.fake_oauth:app",
     "actions": "autopack.cli.actions:app",
     "approvals": "autopack.cli.approvals:app",
+    "halt": "autopack.cli.halt:app",
 }
 
 

@@ -215,3 +215,41 @@ class CredentialEventRow(Base):
     data: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_credential_events_provider_account", "provider", "account", "id"),)
+
+
+class HaltRow(Base):
+    """A durable halt: engaged until released; holds every approved action it covers.
+
+    ``provider``/``account`` NULL mean "any" (scope ``all`` or ``provider:P``), so the
+    claim query matches a halt with one indexed condition.
+    """
+
+    __tablename__ = "halts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(140))
+    provider: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    account: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    engaged_by: Mapped[str] = mapped_column(String(64))
+    engaged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    released_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_halts_released_at", "released_at"),)
+
+
+class HaltEventRow(Base):
+    """Insert-only history of halts (database triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "halt_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    halt_id: Mapped[int] = mapped_column(ForeignKey("halts.id"))
+    event: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_halt_events_halt_id", "halt_id", "id"),)

@@ -42,8 +42,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, select
 
-from autopack.domain.approvals import ApprovalRefusedError, check_usable_for_dispatch
-from autopack.domain.canonical import parse_json_strict
+from autopack.domain.gates import Decision, Verdict
 from autopack.domain.ledger import (
     CLAIMABLE,
     DEFAULT_RETRY_POLICY,
@@ -57,10 +56,8 @@ from autopack.domain.ledger import (
 from autopack.domain.providers import DispatchResult, Intent, LookupStatus, Outcome
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
-from autopack.services.credentials import dispatch_ready_clause
 from autopack.services.ledger import (
     ACTIONS,
-    APPROVALS,
     DEFAULT_REQUESTER,
     ActionRecord,
     LeaseLostError,
@@ -153,56 +150,43 @@ class Executor(LedgerCore):
 
     # -- claim --------------------------------------------------------------------
 
-    def _claimable_query(self, now: datetime, key: str | None) -> Any:
+    def _claimable_query(self, now: datetime, key: str | None, passed: set[str]) -> Any:
         query = select(ACTIONS).where(ACTIONS.c.status.in_([s.value for s in CLAIMABLE]))
         query = query.where(
             (ACTIONS.c.next_attempt_at.is_(None)) | (ACTIONS.c.next_attempt_at <= now)
         )
         if key is not None:
             query = query.where(ACTIONS.c.idempotency_key == key)
-        # A paused or unconnected provider account holds its actions: they stay
-        # approved (not failed) and are claimed after a re-connect resumes it.
-        query = query.where(dispatch_ready_clause(ACTIONS.c.provider, ACTIONS.c.account))
+        if passed:
+            query = query.where(ACTIONS.c.idempotency_key.not_in(sorted(passed)))
+        # Pre-filter: actions a gate would hold (halt, paused or unconnected
+        # account) are not even read; they stay approved and are claimed once
+        # the hold lifts. The pipeline below still decides every candidate.
+        query = query.where(self.gates.hold_free_clause(ACTIONS.c.provider, ACTIONS.c.account))
         query = query.order_by(ACTIONS.c.created_at, ACTIONS.c.idempotency_key).limit(1)
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)
         return query
 
-    def _check_approval(self, conn: Connection, row: dict[str, Any], now: datetime) -> None:
-        if row["approval_id"] is None:
-            raise ApprovalRefusedError("action has no approval", code="not_approved")
-        approval = (
-            conn.execute(select(APPROVALS).where(APPROVALS.c.id == row["approval_id"]))
-            .mappings()
-            .first()
-        )
-        if approval is None:
-            raise ApprovalRefusedError("approval row missing", code="not_approved")
-        hashes = parse_json_strict(approval["hashes"])
-        assert isinstance(hashes, list)
-        check_usable_for_dispatch(
-            status=approval["status"],
-            hashes=[str(h) for h in hashes],
-            payload_hash=row["payload_hash"],
-            expires_at=approval["expires_at"],
-            now=now,
-            first_attempt=row["attempt_count"] == 0,
-        )
-
     def claim(self, key: str | None = None) -> Claim | None:
-        """Lease the oldest claimable action (or ``key``); None when there is none."""
+        """Lease the oldest claimable action (or ``key``) that the gate pipeline
+        allows; None when there is none. Held actions are passed over untouched;
+        refused ones leave the queue (expired or needs_attention), nothing sent."""
         crashpoint("before_claim")
+        passed: set[str] = set()
         while True:
             now = self.rt.clock()
             with self.tx() as conn:
-                found = conn.execute(self._claimable_query(now, key)).mappings().first()
+                found = conn.execute(self._claimable_query(now, key, passed)).mappings().first()
                 if found is None:
                     return None
                 row = dict(found)
-                try:
-                    self._check_approval(conn, row, now)
-                except ApprovalRefusedError as exc:
-                    self._refuse_claim(conn, row, exc, now)
+                decision = self.gates.decide_stored(conn, row, now)
+                if decision.verdict is Verdict.HOLD:
+                    passed.add(row["idempotency_key"])
+                    continue
+                if decision.verdict is Verdict.REFUSE:
+                    self._refuse_claim(conn, row, decision, now)
                     continue
                 owner = self._owner()
                 new = self.move(
@@ -227,12 +211,12 @@ class Executor(LedgerCore):
             return Claim(new, owner)
 
     def _refuse_claim(
-        self, conn: Connection, row: dict[str, Any], exc: ApprovalRefusedError, now: datetime
+        self, conn: Connection, row: dict[str, Any], decision: Decision, now: datetime
     ) -> None:
-        """An approval that does not hold: expired before first use -> expired; any other
-        break (wrong hash, not approved) -> needs_attention. Nothing is sent."""
-        data = {"code": exc.code, "error": exc.message}
-        if exc.code == "approval_expired" and row["status"] == ActionStatus.APPROVED:
+        """A refused action leaves the queue, nothing sent: an approval that expired
+        before first use -> expired; any other refusal -> needs_attention."""
+        data = {"code": decision.code, "error": decision.reason}
+        if decision.code == "approval_expired" and row["status"] == ActionStatus.APPROVED:
             self.move(
                 conn,
                 row,
@@ -262,7 +246,7 @@ class Executor(LedgerCore):
             actor=self.worker,
             now=now,
             data=data,
-            values={"completed_at": now, "last_error": exc.message},
+            values={"completed_at": now, "last_error": decision.reason},
         )
 
     # -- execute ------------------------------------------------------------------

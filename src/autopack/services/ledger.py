@@ -53,6 +53,7 @@ from autopack.domain.errors import (
     NotFoundError,
     parse_choice,
 )
+from autopack.domain.gates import ApprovalFacts, Verdict
 from autopack.domain.layout import RunRef, ledger_export_path, validate_identifier
 from autopack.domain.ledger import (
     CANCELLABLE,
@@ -71,8 +72,8 @@ from autopack.domain.ledger import (
 from autopack.domain.providers import Intent, ProviderAdapter, RenderedRequest
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
-from autopack.services.credentials import dispatch_block_reason
 from autopack.services.fsio import atomic_write_bytes
+from autopack.services.gates import GateService
 from autopack.services.policy import PolicyLoader
 from autopack.services.providers import ProviderRegistry
 
@@ -588,6 +589,7 @@ class LedgerCore:
         self._redactor = redactor
         self.policies = PolicyLoader(runtime.workspace)
         self.is_postgres = runtime.engine.dialect.name == "postgresql"
+        self.gates = GateService(postgres=self.is_postgres)
         dialect = runtime.engine.dialect
         self.raw = RawWriter(dialect)
         self._processors: tuple[Any, ...] = tuple(
@@ -951,7 +953,30 @@ class LedgerCore:
         policy = self.policies.load(project)
         category = action_category(intent.provider, intent.action).value
         auto = policy.may_auto_approve(intent.provider, intent.action)
-        claim_owner = claim_if_auto if auto else None
+        if auto and claim_if_auto is not None:
+            # The in-process guarded call claims on insert: the same gate pipeline
+            # as the worker's claim decides (a halt or a paused account holds it;
+            # it is then recorded approved and waits like any other action).
+            decision = self.gates.decide(
+                db,
+                {
+                    "provider": intent.provider,
+                    "action": intent.action,
+                    "account": intent.account,
+                    "category": category,
+                    "payload_hash": prepared.payload_hash,
+                    "attempt_count": 0,
+                },
+                now,
+                ApprovalFacts(
+                    ApprovalStatus.APPROVED.value,
+                    (prepared.payload_hash,),
+                    now + DEFAULT_APPROVAL_TTL,
+                ),
+            )
+            claim_owner = claim_if_auto if decision.verdict is Verdict.ALLOW else None
+        else:
+            claim_owner = None
         request_hash = prepared.rendered.request_hash
         approval: dict[str, Any] = {}
         if self.is_postgres:
@@ -1218,10 +1243,10 @@ class LedgerService(LedgerCore):
                 )
                 approval = None if arow is None else approval_dict(arow)
             events = [event_dict(e) for e in self.events(conn, record.key)]
-            # Why a claimable action is not being sent (a paused or unconnected
-            # provider account), so an operator sees the wait is deliberate.
-            waiting = (
-                dispatch_block_reason(conn, record.provider, record.account)
+            # What the gate pipeline would answer for a claimable action right now
+            # (the same gates the claim runs), so an operator sees why it waits.
+            decision = (
+                self.gates.decide_stored(conn, row, self.rt.clock())
                 if ActionStatus(record.status) in CLAIMABLE
                 else None
             )
@@ -1229,7 +1254,12 @@ class LedgerService(LedgerCore):
             "action": record.to_dict(),
             "approval": approval,
             "events": events,
-            "waiting_reason": waiting,
+            "waiting_reason": (
+                decision.reason
+                if decision is not None and decision.verdict is Verdict.HOLD
+                else None
+            ),
+            "gates": [] if decision is None else [r.to_dict() for r in decision.results],
         }
 
     # -- operator moves -----------------------------------------------------------

@@ -1,0 +1,25 @@
+"""Halt gate: an engaged halt that covers the action holds it until released."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from autopack.domain.gates import GateFacts, GateResult, allow, hold
+
+NAME: Final = "halt"
+
+
+class HaltGate:
+    name = NAME
+
+    def check(self, facts: GateFacts) -> GateResult:
+        if not facts.halts:
+            return allow(NAME)
+        first = min(facts.halts, key=lambda h: h.id)
+        ids = ", ".join(str(h.id) for h in sorted(facts.halts, key=lambda h: h.id))
+        return hold(
+            NAME,
+            "halted",
+            f"halted by halt {ids} ({first.scope}: {first.reason}): "
+            f"run `autopack halt release {first.id}` to let it go",
+        )

@@ -1,0 +1,179 @@
+"""Runs the gate pipeline for every claim path and every "why is it waiting" answer.
+
+The facts come from the database in the caller's transaction (the claim's, the
+guarded call's, or a read snapshot for ``actions show``); the decision comes from
+the pure gates in ``domain.gates``. The claim query may pre-filter in SQL
+(``hold_free_clause``) so held actions are not even read; a property test keeps
+that filter and the pipeline in agreement on random states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Connection, Table, and_, exists, or_, select
+
+from autopack.db.models import ApprovalRow, CredentialRow, HaltRow
+from autopack.domain.canonical import parse_json_strict
+from autopack.domain.credentials import API_KEY_PROFILES, OAUTH_PROFILES, StoredState
+from autopack.domain.gates import (
+    ActionFacts,
+    ApprovalFacts,
+    CredentialFacts,
+    CredentialRequirement,
+    Decision,
+    Gate,
+    GateFacts,
+    HaltFacts,
+)
+from autopack.domain.gates.pipeline import DISPATCH_GATES, decide
+
+APPROVALS = cast(Table, ApprovalRow.__table__)
+CREDS = cast(Table, CredentialRow.__table__)
+HALTS = cast(Table, HaltRow.__table__)
+
+
+def default_requirements() -> dict[str, CredentialRequirement]:
+    """Which providers dispatch only with a stored credential, and of which kind."""
+    found = dict.fromkeys(OAUTH_PROFILES, CredentialRequirement.OAUTH)
+    found.update(dict.fromkeys(API_KEY_PROFILES, CredentialRequirement.API_KEY))
+    return found
+
+
+def _driver(conn: Connection | Any) -> Any:
+    """The DBAPI connection under a SQLAlchemy Connection (same transaction)."""
+    if isinstance(conn, Connection):
+        return conn.connection.dbapi_connection
+    return conn
+
+
+class GateService:
+    """Gathers the facts for one action and asks the pipeline."""
+
+    def __init__(
+        self,
+        *,
+        postgres: bool,
+        requirements: Mapping[str, CredentialRequirement] | None = None,
+        gates: tuple[Gate, ...] = DISPATCH_GATES,
+    ) -> None:
+        self.requirements = dict(default_requirements() if requirements is None else requirements)
+        self.gates = gates
+        mark = "%s" if postgres else "?"
+        self._halts_sql = (
+            "SELECT id, scope, reason FROM halts WHERE released_at IS NULL "  # noqa: S608 - fixed text
+            f"AND (provider IS NULL OR provider = {mark}) "
+            f"AND (account IS NULL OR account = {mark}) ORDER BY id"
+        )
+        self._creds_sql = (
+            "SELECT state, paused, pause_code FROM credentials "  # noqa: S608 - fixed text
+            f"WHERE provider = {mark} AND account = {mark}"
+        )
+
+    # -- facts ----------------------------------------------------------------------
+
+    def _fetch(self, conn: Connection | Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        cursor = _driver(conn).cursor()
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def halts(self, conn: Connection | Any, provider: str, account: str) -> tuple[HaltFacts, ...]:
+        rows = self._fetch(conn, self._halts_sql, (provider, account))
+        return tuple(HaltFacts(int(r[0]), str(r[1]), str(r[2])) for r in rows)
+
+    def credential(self, conn: Connection | Any, provider: str, account: str) -> CredentialFacts:
+        requirement = self.requirements.get(provider, CredentialRequirement.NONE)
+        if requirement is CredentialRequirement.NONE:
+            return CredentialFacts(requirement)
+        rows = self._fetch(conn, self._creds_sql, (provider, account))
+        if not rows:
+            return CredentialFacts(requirement)
+        state, paused, code = rows[0]
+        return CredentialFacts(
+            requirement, stored=True, state=str(state), paused=bool(paused), pause_code=code
+        )
+
+    @staticmethod
+    def approval(conn: Connection, approval_id: int | None) -> ApprovalFacts | None:
+        if approval_id is None:
+            return None
+        row = (
+            conn.execute(
+                select(APPROVALS.c.status, APPROVALS.c.hashes, APPROVALS.c.expires_at).where(
+                    APPROVALS.c.id == approval_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        hashes = parse_json_strict(row["hashes"])
+        assert isinstance(hashes, list)
+        return ApprovalFacts(row["status"], tuple(str(h) for h in hashes), row["expires_at"])
+
+    def facts(
+        self,
+        conn: Connection | Any,
+        row: Mapping[Any, Any],
+        now: datetime,
+        approval: ApprovalFacts | None,
+    ) -> GateFacts:
+        provider, account = row["provider"], row["account"]
+        return GateFacts(
+            now=now,
+            action=ActionFacts(
+                provider=provider,
+                action=row["action"],
+                account=account,
+                category=row["category"],
+                payload_hash=row["payload_hash"],
+                attempt_count=int(row["attempt_count"]),
+            ),
+            approval=approval,
+            credential=self.credential(conn, provider, account),
+            halts=self.halts(conn, provider, account),
+        )
+
+    # -- decisions ------------------------------------------------------------------
+
+    def decide(
+        self,
+        conn: Connection | Any,
+        row: Mapping[Any, Any],
+        now: datetime,
+        approval: ApprovalFacts | None,
+    ) -> Decision:
+        return decide(self.facts(conn, row, now, approval), self.gates)
+
+    def decide_stored(self, conn: Connection, row: Mapping[Any, Any], now: datetime) -> Decision:
+        """The decision for a stored action, its approval read in the same transaction."""
+        return self.decide(conn, row, now, self.approval(conn, row["approval_id"]))
+
+    # -- the claim query's pre-filter -------------------------------------------------
+
+    def hold_free_clause(
+        self, provider: ColumnElement[str], account: ColumnElement[str]
+    ) -> ColumnElement[bool]:
+        """SQL that is true exactly when no gate would hold an action of this
+        provider account (no covering halt; credentials stored, active, not paused)."""
+        halted = exists().where(
+            HALTS.c.released_at.is_(None),
+            or_(HALTS.c.provider.is_(None), HALTS.c.provider == provider),
+            or_(HALTS.c.account.is_(None), HALTS.c.account == account),
+        )
+        needs_creds = sorted(
+            p for p, r in self.requirements.items() if r is not CredentialRequirement.NONE
+        )
+        usable = exists().where(
+            CREDS.c.provider == provider,
+            CREDS.c.account == account,
+            CREDS.c.state == StoredState.ACTIVE.value,
+            CREDS.c.paused.is_(False),
+        )
+        return and_(~halted, or_(provider.not_in(needs_creds), usable))
