@@ -74,6 +74,7 @@ from autopack.domain.providers import (
 )
 from autopack.services.context import build_runtime
 from autopack.services.executor import Executor
+from autopack.services.ledger import IntentRequest
 from autopack.services.providers import ProviderRegistry
 from autopack.settings import Settings
 
@@ -141,7 +142,14 @@ def _executor(
 
 def _guarded(executor: Executor, key: str, n: int) -> Any:
     return executor.guarded_call(
-        provider="noop", action="ping", account="main", key=key, payload={"n": n}, project=PROJECT
+        IntentRequest(
+            provider="noop",
+            action="ping",
+            account="main",
+            key=key,
+            payload={"n": n},
+            project=PROJECT,
+        )
     )
 
 

@@ -32,7 +32,7 @@ from autopack.providers.sandbox import provider_idempotency_key
 from autopack.services.approvals import ApprovalService
 from autopack.services.context import build_runtime, utc_now
 from autopack.services.executor import CRASHPOINT_DELAY_ENV, CRASHPOINT_ENV, Executor
-from autopack.services.ledger import LedgerService
+from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from conftest import make_settings
 from sandbox_support import SandboxProcess, running_sandbox
@@ -102,11 +102,13 @@ def test_crash_matrix(sandbox: SandboxProcess, workspace: Path, database_url: st
             key = f"crash-{name}".replace("_", "-")
             payload = {"title": f"video {name}"}
             rec = ledger.propose(
-                provider="sandbox",
-                action="video.upload",
-                account="main",
-                key=key,
-                payload=payload,
+                IntentRequest(
+                    provider="sandbox",
+                    action="video.upload",
+                    account="main",
+                    key=key,
+                    payload=payload,
+                )
             ).record
             assert rec.approval_id is not None
             approvals.approve(rec.approval_id, hash_=rec.payload_hash, approver="alice")

@@ -22,7 +22,7 @@ from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
 from autopack.services.executor import Executor
-from autopack.services.ledger import LedgerService
+from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from credentials.cred_support import FakeOAuth, connect
 
@@ -76,12 +76,14 @@ def test_paused_account_holds_actions_and_reconnect_dispatches_once(
         service.refresh("youtube", "chan1")  # permanent: the account is paused
 
     proposal = LedgerService(cred_runtime, registry).propose(
-        provider="youtube",
-        action="videos.insert",
-        account="chan1",
-        key="launch-video",
-        payload={"title": "Launch"},
-        requested_by="agent",
+        IntentRequest(
+            provider="youtube",
+            action="videos.insert",
+            account="chan1",
+            key="launch-video",
+            payload={"title": "Launch"},
+            requested_by="agent",
+        )
     )
     record = proposal.record
     assert record.approval_id is not None

@@ -29,7 +29,7 @@ from autopack.services.context import Runtime, build_runtime
 from autopack.services.credentials import CredentialService
 from autopack.services.executor import Executor
 from autopack.services.halts import HaltService
-from autopack.services.ledger import ActionRecord, LedgerService
+from autopack.services.ledger import ActionRecord, IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from conftest import make_settings
 
@@ -108,13 +108,27 @@ def bench(workspace: Path, database_url: str) -> Iterator[Bench]:
 
 def via_guarded_call(b: Bench, key: str) -> ActionRecord:
     return b.executor.guarded_call(
-        provider="alpaca", action=ACTION, account="acct1", key=key, payload={"n": 1}, project="demo"
+        IntentRequest(
+            provider="alpaca",
+            action=ACTION,
+            account="acct1",
+            key=key,
+            payload={"n": 1},
+            project="demo",
+        )
     )
 
 
 def via_worker(b: Bench, key: str) -> ActionRecord:
     proposal = b.ledger.propose(
-        provider="alpaca", action=ACTION, account="acct1", key=key, payload={"n": 1}, project="demo"
+        IntentRequest(
+            provider="alpaca",
+            action=ACTION,
+            account="acct1",
+            key=key,
+            payload={"n": 1},
+            project="demo",
+        )
     )
     assert proposal.record.status == "approved"  # auto-approved by the project policy
     b.executor.run_once()

@@ -25,6 +25,7 @@ from autopack.domain.gates import ApprovalFacts, Verdict
 from autopack.domain.halts import parse_scope
 from autopack.services.context import Runtime, build_runtime
 from autopack.services.gates import GateService
+from autopack.services.ledger import make_store
 from conftest import make_settings
 
 ACTIONS = cast(Table, ExternalActionRow.__table__)
@@ -119,7 +120,7 @@ def _credential(provider: str, account: str, state: str, paused: bool) -> dict[s
 )
 @given(state=states)
 def test_sql_prefilter_and_pipeline_agree(rt: Runtime, state: dict[str, Any]) -> None:
-    gates = GateService(postgres=rt.engine.dialect.name == "postgresql")
+    gates = GateService(make_store(rt))
     with rt.engine.begin() as conn:
         conn.execute(delete(CREDS))
         conn.execute(delete(HALTS))

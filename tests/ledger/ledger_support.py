@@ -26,7 +26,7 @@ from autopack.domain.providers import (
 from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.executor import Executor
-from autopack.services.ledger import LedgerService
+from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 
 START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -103,12 +103,14 @@ class Kit:
 
     def propose(self, key: str, action: str = "post.publish", **payload: Any) -> Any:
         return self.ledger.propose(
-            provider="scripted",
-            action=action,
-            account="main",
-            key=key,
-            payload=payload or {"text": key},
-            project="demo",
+            IntentRequest(
+                provider="scripted",
+                action=action,
+                account="main",
+                key=key,
+                payload=payload or {"text": key},
+                project="demo",
+            )
         )
 
     def approve(self, key: str, approver: str = "alice") -> Any:

@@ -9,7 +9,7 @@ from autopack.domain.errors import AutopackError
 from autopack.services.approvals import ApprovalService
 from autopack.services.context import build_runtime
 from autopack.services.executor import Executor
-from autopack.services.ledger import IdempotencyConflictError, LedgerService
+from autopack.services.ledger import IdempotencyConflictError, IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from autopack.settings import Settings
 
@@ -44,12 +44,14 @@ def run(
             approval: tuple[int, str] | None = None
             try:
                 proposal = ledger.propose(
-                    provider="sandbox",
-                    action="video.upload",
-                    account="main",
-                    key=key,
-                    payload=payload,
-                    requested_by=f"agent{index}",
+                    IntentRequest(
+                        provider="sandbox",
+                        action="video.upload",
+                        account="main",
+                        key=key,
+                        payload=payload,
+                        requested_by=f"agent{index}",
+                    )
                 )
                 proposed = "created" if proposal.created else "existing"
                 assert proposal.record.approval_id is not None

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.executor import Executor
-from autopack.services.ledger import LedgerService
+from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runs import RunService
 from autopack.settings import Settings
@@ -42,12 +42,14 @@ def _run(sbx: SandboxProcess, workspace: Path, database_url: str) -> None:
     try:
         RunService(rt).create("demo", "publish", "run-1")
         proposal = ledger.propose(
-            provider="sandbox",
-            action="video.upload",
-            account="main",
-            key="vid-1",
-            payload={"title": "Hello", "tags": ["a", "b"]},
-            run_id="run-1",
+            IntentRequest(
+                provider="sandbox",
+                action="video.upload",
+                account="main",
+                key="vid-1",
+                payload={"title": "Hello", "tags": ["a", "b"]},
+                run_id="run-1",
+            )
         )
         rec = proposal.record
         assert rec.category == "publish"
@@ -91,11 +93,13 @@ def test_lost_response_is_reconciled_per_mode(
         rt, registry, ledger, approvals, executor = _services(workspace, database_url, sbx.url)
         try:
             rec = ledger.propose(
-                provider="sandbox",
-                action="order.submit",
-                account="paper",
-                key="o-1",
-                payload={"symbol": "AAPL", "qty": "1", "side": "buy"},
+                IntentRequest(
+                    provider="sandbox",
+                    action="order.submit",
+                    account="paper",
+                    key="o-1",
+                    payload={"symbol": "AAPL", "qty": "1", "side": "buy"},
+                )
             ).record
             assert rec.category == "trade"
             assert rec.approval_id is not None
@@ -139,11 +143,13 @@ def test_not_found_is_no_proof_while_the_request_may_still_land(
         try:
             assert executor.settle_seconds_for("sandbox") >= adapter.request_timeout_seconds
             rec = ledger.propose(
-                provider="sandbox",
-                action="order.submit",
-                account="paper",
-                key="slow-1",
-                payload={"symbol": "AAPL", "qty": "1", "side": "buy"},
+                IntentRequest(
+                    provider="sandbox",
+                    action="order.submit",
+                    account="paper",
+                    key="slow-1",
+                    payload={"symbol": "AAPL", "qty": "1", "side": "buy"},
+                )
             ).record
             assert rec.approval_id is not None
             approvals.approve(rec.approval_id, hash_=rec.payload_hash, approver="alice")

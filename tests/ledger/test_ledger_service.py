@@ -21,7 +21,7 @@ from autopack.domain.ledger import MAX_PAYLOAD_BYTES
 from autopack.domain.providers import DispatchResult, LookupResult, LookupStatus, Outcome
 from autopack.services.context import Runtime
 from autopack.services.executor import Executor
-from autopack.services.ledger import IdempotencyConflictError, LeaseLostError
+from autopack.services.ledger import IdempotencyConflictError, IntentRequest, LeaseLostError
 from autopack.services.runs import RunService
 
 
@@ -56,12 +56,14 @@ def test_same_key_same_hash_returns_existing_different_hash_conflicts(kit: Kit) 
         kit.propose("k1", text="other")
     with pytest.raises(IdempotencyConflictError):
         kit.executor.guarded_call(
-            provider="scripted",
-            action="post.publish",
-            account="main",
-            key="k1",
-            payload={"text": "other"},
-            project="demo",
+            IntentRequest(
+                provider="scripted",
+                action="post.publish",
+                account="main",
+                key="k1",
+                payload={"text": "other"},
+                project="demo",
+            )
         )
     assert _counts(kit.rt)[0] == 1
 
@@ -116,7 +118,7 @@ def test_bad_input_is_refused_and_leaves_the_ledger_unchanged(
     args.update(kwargs)
     before = _counts(kit.rt)
     with pytest.raises((InvalidInputError, NotFoundError)) as info:
-        kit.ledger.propose(**args)
+        kit.ledger.propose(IntentRequest(**args))
     assert info.value.code == code
     assert _counts(kit.rt) == before
 
@@ -160,22 +162,26 @@ def test_policy_auto_approves_only_non_sensitive_actions(kit: Kit, workspace: Pa
     # post.publish is a publish action: a human approval is always required.
     assert kit.propose("p2", action="post.publish").record.status == "awaiting_approval"
     done = kit.executor.guarded_call(
-        provider="scripted",
-        action="ping",
-        account="main",
-        key="g1",
-        payload={"a": 1},
-        project="demo",
+        IntentRequest(
+            provider="scripted",
+            action="ping",
+            account="main",
+            key="g1",
+            payload={"a": 1},
+            project="demo",
+        )
     )
     assert done.status == "succeeded"
     assert done.provider_object_id == "obj-g1"
     replay = kit.executor.guarded_call(
-        provider="scripted",
-        action="ping",
-        account="main",
-        key="g1",
-        payload={"a": 1},
-        project="demo",
+        IntentRequest(
+            provider="scripted",
+            action="ping",
+            account="main",
+            key="g1",
+            payload={"a": 1},
+            project="demo",
+        )
     )
     assert replay.status == "succeeded"
     assert len(kit.adapter.sent) == 1
@@ -238,12 +244,14 @@ def test_hash_swapped_to_match_tampered_payload_is_refused_by_the_approval(kit: 
     kit.propose("k1", text="approved text")
     kit.approve("k1")
     other = kit.ledger.prepare(
-        provider="scripted",
-        action="post.publish",
-        account="main",
-        key="k1",
-        payload={"text": "evil"},
-        project="demo",
+        IntentRequest(
+            provider="scripted",
+            action="post.publish",
+            account="main",
+            key="k1",
+            payload={"text": "evil"},
+            project="demo",
+        )
     )
     with kit.rt.engine.begin() as conn:
         conn.execute(
@@ -423,12 +431,14 @@ def test_hash_chain_verifies_and_detects_tampering(kit: Kit, backend: str) -> No
 def test_export_is_deterministic_and_redacted(kit: Kit, workspace: Path) -> None:
     run = RunService(kit.rt).create("demo", "publish", "run-1")
     kit.ledger.propose(
-        provider="scripted",
-        action="post.publish",
-        account="main",
-        key="e1",
-        payload={"text": "hi"},
-        run_id="run-1",
+        IntentRequest(
+            provider="scripted",
+            action="post.publish",
+            account="main",
+            key="e1",
+            payload={"text": "hi"},
+            run_id="run-1",
+        )
     )
     kit.approve("e1")
     kit.adapter.outcomes.append(
@@ -555,12 +565,14 @@ def test_reads_do_not_wait_for_a_writer(kit: Kit, backend: str) -> None:
         pytest.skip("PostgreSQL readers never wait for writers")
     run = RunService(kit.rt).create("demo", "publish", "run-r")
     kit.ledger.propose(
-        provider="scripted",
-        action="post.publish",
-        account="main",
-        key="r1",
-        payload={"text": "x"},
-        run_id=run.ref.run_id,
+        IntentRequest(
+            provider="scripted",
+            action="post.publish",
+            account="main",
+            key="r1",
+            payload={"text": "x"},
+            run_id=run.ref.run_id,
+        )
     )
     writer = kit.rt.engine.raw_connection()
     try:

@@ -15,6 +15,7 @@ from autopack.services.ledger import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_REQUESTER,
     MAX_LIST_LIMIT,
+    IntentRequest,
     LedgerService,
 )
 from autopack.services.providers import ProviderRegistry
@@ -89,14 +90,16 @@ class Export(BaseModel):
 def propose_action(body: NewAction, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
     payload = parse_json_strict(body.payload_json)
     proposal = LedgerService(rt, reg).propose(
-        provider=body.provider,
-        action=body.action,
-        account=body.account,
-        key=body.key,
-        payload=payload,
-        project=body.project,
-        run_id=body.run_id,
-        requested_by=body.requested_by,
+        IntentRequest(
+            provider=body.provider,
+            action=body.action,
+            account=body.account,
+            key=body.key,
+            payload=payload,
+            project=body.project,
+            run_id=body.run_id,
+            requested_by=body.requested_by,
+        )
     )
     return proposal.to_dict()
 

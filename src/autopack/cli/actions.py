@@ -13,7 +13,12 @@ from autopack.domain.canonical import parse_json_strict
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.ledger import MAX_PAYLOAD_BYTES, ActionStatus
 from autopack.services.executor import Executor
-from autopack.services.ledger import DEFAULT_LIST_LIMIT, DEFAULT_REQUESTER, LedgerService
+from autopack.services.ledger import (
+    DEFAULT_LIST_LIMIT,
+    DEFAULT_REQUESTER,
+    IntentRequest,
+    LedgerService,
+)
 
 app = typer.Typer(
     help="The external-action ledger: every side effect, its approval, attempts and history."
@@ -67,14 +72,16 @@ def propose(
     body = read_payload(payload)
     with runtime() as rt:
         proposal = LedgerService(rt).propose(
-            provider=provider,
-            action=action,
-            account=account,
-            key=key,
-            payload=body,
-            project=project,
-            run_id=run_id,
-            requested_by=requested_by,
+            IntentRequest(
+                provider=provider,
+                action=action,
+                account=account,
+                key=key,
+                payload=body,
+                project=project,
+                run_id=run_id,
+                requested_by=requested_by,
+            )
         )
     if as_json:
         out_json(proposal.to_dict())

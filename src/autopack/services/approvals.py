@@ -22,23 +22,44 @@ from autopack.domain.approvals import (
 from autopack.domain.canonical import canonical_json, parse_json_strict
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
 from autopack.domain.ledger import ActionStatus, action_category
+from autopack.domain.redaction import Redactor
+from autopack.services.context import Runtime
 from autopack.services.ledger import (
     ACTIONS,
     APPROVALS,
     DEFAULT_LIST_LIMIT,
     MAX_LIST_LIMIT,
-    LedgerCore,
+    LedgerStore,
     approval_dict,
+    make_store,
 )
+from autopack.services.policy import PolicyLoader
+from autopack.services.providers import ProviderRegistry
 
 MAX_BATCH = 100
 
 
-class ApprovalService(LedgerCore):
+class ApprovalService:
+    """Approve (bound to the hash), reject, batch, list, and expire approvals."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        registry: ProviderRegistry | None = None,
+        redactor: Redactor | None = None,
+        *,
+        store: LedgerStore | None = None,
+    ) -> None:
+        # The registry is accepted for a uniform constructor; approvals need no adapter.
+        del registry
+        self.rt = runtime
+        self.store = store if store is not None else make_store(runtime, redactor)
+        self.policies = PolicyLoader(runtime.workspace)
+
     def _approval(self, conn: Connection, approval_id: int, *, lock: bool = False) -> RowMapping:
         query = select(APPROVALS).where(APPROVALS.c.id == approval_id)
-        if lock and self.is_postgres:
-            query = query.with_for_update()
+        if lock:
+            query = self.store.for_update(query)
         row = conn.execute(query).mappings().first()
         if row is None:
             raise NotFoundError(f"no approval {approval_id}", code="approval_not_found")
@@ -50,12 +71,12 @@ class ApprovalService(LedgerCore):
             .where(ACTIONS.c.approval_id == approval_id)
             .order_by(ACTIONS.c.idempotency_key)
         )
-        if lock and self.is_postgres:
-            query = query.with_for_update()
+        if lock:
+            query = self.store.for_update(query)
         return conn.execute(query).mappings().all()
 
     def get(self, approval_id: int) -> dict[str, Any]:
-        with self.read() as conn:
+        with self.store.read() as conn:
             row = self._approval(conn, approval_id)
             body = approval_dict(row)
             body["actions"] = [
@@ -74,7 +95,7 @@ class ApprovalService(LedgerCore):
         limit = max(1, min(limit, MAX_LIST_LIMIT))
         query = query.order_by(APPROVALS.c.created_at, APPROVALS.c.id).limit(limit)
         out: list[dict[str, Any]] = []
-        with self.read() as conn:
+        with self.store.read() as conn:
             for row in conn.execute(query).mappings().all():
                 body = approval_dict(row)
                 covered = self._covered(conn, row["id"], lock=False)
@@ -113,7 +134,7 @@ class ApprovalService(LedgerCore):
     ) -> dict[str, Any]:
         validate_person("approver", person)
         now = self.rt.clock()
-        with self.tx() as conn:
+        with self.store.tx() as conn:
             approval = self._approval(conn, approval_id, lock=True)
             check_decidable(approval["status"], approval["expires_at"], now)
             hashes = parse_json_strict(approval["hashes"])
@@ -151,7 +172,7 @@ class ApprovalService(LedgerCore):
                     status=new_status.value,
                     decided_by=person,
                     decided_at=now,
-                    reason=self.redacted_text(reason),
+                    reason=self.store.redacted_text(reason),
                 )
             )
             if result.rowcount != 1:
@@ -160,7 +181,7 @@ class ApprovalService(LedgerCore):
                 )
             target = ActionStatus.APPROVED if approve else ActionStatus.REJECTED
             for row in covered:
-                self.move(
+                self.store.move(
                     conn,
                     row,
                     target,
@@ -170,7 +191,7 @@ class ApprovalService(LedgerCore):
                     data={
                         "approval_id": approval_id,
                         "hash": row["payload_hash"],
-                        "reason": self.redacted_text(reason),
+                        "reason": self.store.redacted_text(reason),
                     },
                     values={} if approve else {"completed_at": now},
                 )
@@ -189,8 +210,8 @@ class ApprovalService(LedgerCore):
                 f"a batch covers 2 to {MAX_BATCH} distinct actions", code="invalid_batch"
             )
         now = self.rt.clock()
-        with self.tx() as conn:
-            rows = [self.require_row(conn, k, lock=True) for k in unique]
+        with self.store.tx() as conn:
+            rows = [self.store.require_row(conn, k, lock=True) for k in unique]
             for row in rows:
                 if row["status"] != ActionStatus.AWAITING_APPROVAL:
                     raise ConflictError(
@@ -253,7 +274,7 @@ class ApprovalService(LedgerCore):
         """Pending approvals past their expiry become expired, and so do their actions."""
         now = now if now is not None else self.rt.clock()
         count = 0
-        with self.tx() as conn:
+        with self.store.tx() as conn:
             due = (
                 conn.execute(
                     select(APPROVALS.c.id)
@@ -272,7 +293,7 @@ class ApprovalService(LedgerCore):
                 )
                 for row in self._covered(conn, approval_id, lock=True):
                     if row["status"] == ActionStatus.AWAITING_APPROVAL:
-                        self.move(
+                        self.store.move(
                             conn,
                             row,
                             ActionStatus.EXPIRED,

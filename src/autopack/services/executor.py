@@ -55,16 +55,20 @@ from autopack.domain.ledger import (
 )
 from autopack.domain.providers import DispatchResult, Intent, LookupStatus, Outcome
 from autopack.domain.redaction import Redactor
+from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
+from autopack.services.gates import GateService
 from autopack.services.ledger import (
     ACTIONS,
-    DEFAULT_REQUESTER,
     ActionRecord,
+    IntentRequest,
     LeaseLostError,
-    LedgerCore,
+    LedgerStore,
     PreparedIntent,
     Proposal,
+    make_store,
 )
+from autopack.services.ledger.intake import Intake
 from autopack.services.providers import ProviderRegistry
 
 CRASHPOINT_ENV: Final = "AUTOPACK_CRASHPOINT"
@@ -115,19 +119,27 @@ class Claim:
         return int(self.row["fencing"])
 
 
-class Executor(LedgerCore):
+class Executor:
+    """Claims, dispatches and confirms actions; reconciles unknown ones."""
+
     def __init__(
         self,
         runtime: Runtime,
         registry: ProviderRegistry | None = None,
         redactor: Redactor | None = None,
         *,
+        store: LedgerStore | None = None,
         worker: str = "worker",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
         settle_seconds: float | None = None,
     ) -> None:
-        super().__init__(runtime, registry, redactor)
+        self.rt = runtime
+        self.registry = registry if registry is not None else ProviderRegistry(runtime.settings)
+        self.store = store if store is not None else make_store(runtime, redactor)
+        self.gates = GateService(self.store)
+        self.intake = Intake(self.store, self.registry, self.gates)
+        self.approvals = ApprovalService(runtime, self.registry, store=self.store)
         self.worker = worker
         self.lease_seconds = lease_seconds
         self.retry_policy = retry_policy
@@ -164,9 +176,7 @@ class Executor(LedgerCore):
         # the hold lifts. The pipeline below still decides every candidate.
         query = query.where(self.gates.hold_free_clause(ACTIONS.c.provider, ACTIONS.c.account))
         query = query.order_by(ACTIONS.c.created_at, ACTIONS.c.idempotency_key).limit(1)
-        if self.is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        return query
+        return self.store.for_update(query, skip_locked=True)
 
     def claim(self, key: str | None = None) -> Claim | None:
         """Lease the oldest claimable action (or ``key``) that the gate pipeline
@@ -176,7 +186,7 @@ class Executor(LedgerCore):
         passed: set[str] = set()
         while True:
             now = self.rt.clock()
-            with self.tx() as conn:
+            with self.store.tx() as conn:
                 found = conn.execute(self._claimable_query(now, key, passed)).mappings().first()
                 if found is None:
                     return None
@@ -189,7 +199,7 @@ class Executor(LedgerCore):
                     self._refuse_claim(conn, row, decision, now)
                     continue
                 owner = self._owner()
-                new = self.move(
+                new = self.store.move(
                     conn,
                     row,
                     ActionStatus.DISPATCHING,
@@ -217,7 +227,7 @@ class Executor(LedgerCore):
         before first use -> expired; any other refusal -> needs_attention."""
         data = {"code": decision.code, "error": decision.reason}
         if decision.code == "approval_expired" and row["status"] == ActionStatus.APPROVED:
-            self.move(
+            self.store.move(
                 conn,
                 row,
                 ActionStatus.EXPIRED,
@@ -228,7 +238,7 @@ class Executor(LedgerCore):
                 values={"completed_at": now},
             )
             return
-        held = self.move(
+        held = self.store.move(
             conn,
             row,
             ActionStatus.DISPATCHING,
@@ -238,7 +248,7 @@ class Executor(LedgerCore):
             data={"attempt": row["attempt_count"] + 1},
             values={"fencing": row["fencing"] + 1},
         )
-        self.move(
+        self.store.move(
             conn,
             held,
             ActionStatus.NEEDS_ATTENTION,
@@ -319,11 +329,11 @@ class Executor(LedgerCore):
         # two values the provider sent (object id, error text) are redacted first.
         if result.provider_object_id is not None:
             values["provider_object_id"] = result.provider_object_id
-            data["provider_object_id"] = self.redacted_text(result.provider_object_id)
+            data["provider_object_id"] = self.store.redacted_text(result.provider_object_id)
         if result.summary:
-            values["response_summary"] = self.redacted_json(result.summary)
+            values["response_summary"] = self.store.redacted_json(result.summary)
         if result.error is not None:
-            values["last_error"] = self.redacted_text(result.error)
+            values["last_error"] = self.store.redacted_text(result.error)
             data["error"] = values["last_error"]
         if target is ActionStatus.RETRY_WAIT:
             delay = self.retry_policy.delay(int(row["retry_count"]), result.retry_after_seconds)
@@ -361,7 +371,7 @@ class Executor(LedgerCore):
         if target in TERMINAL and "completed_at" not in values:
             values["completed_at"] = now
         if db is None:
-            with self.driver() as own:
+            with self.store.driver() as own:
                 return self._finish(
                     claim,
                     target,
@@ -372,8 +382,8 @@ class Executor(LedgerCore):
                     db=own,
                     trusted=trusted,
                 )
-        with self.write(db):
-            new = self.move(
+        with self.store.write(db):
+            new = self.store.move(
                 db,
                 claim.row,
                 target,
@@ -402,38 +412,20 @@ class Executor(LedgerCore):
 
     # -- the guarded call: propose + execute in one go ---------------------------
 
-    def guarded_call(
-        self,
-        *,
-        provider: str,
-        action: str,
-        account: str,
-        key: str,
-        payload: Any,
-        project: str | None = None,
-        run_id: str | None = None,
-        requested_by: str = DEFAULT_REQUESTER,
-    ) -> ActionRecord:
-        """Propose and, when the project policy auto-approves it, execute at once.
+    def guarded_call(self, request: IntentRequest) -> ActionRecord:
+        """Propose and, when the project policy auto-approves it and the gate
+        pipeline allows it, execute at once.
 
-        Two commits when new and auto-approved: (1) intent + approval + claim +
-        events, before any network call; (2) the outcome. A key already recorded
-        with the same hash returns its record (replay: nothing is sent again); a
-        different hash is ``idempotency_conflict``. Actions that need a human are
-        recorded and returned in ``awaiting_approval``.
+        Two commits when new and claimed: (1) intent + approval + claim + events,
+        before any network call; (2) the outcome. A key already recorded with the
+        same hash returns its record (replay: nothing is sent again); a different
+        hash is ``idempotency_conflict``. Actions that need a human are recorded
+        and returned in ``awaiting_approval``; auto-approved ones a gate holds (a
+        halt, a paused account) are returned ``approved`` and wait for the worker.
         """
-        prepared = self.prepare(
-            provider=provider,
-            action=action,
-            account=account,
-            key=key,
-            payload=payload,
-            project=project,
-            run_id=run_id,
-            requested_by=requested_by,
-        )
+        prepared = self.intake.prepare(request)
         # One pooled driver connection for both commits (intent, outcome).
-        with self.driver() as db:
+        with self.store.driver() as db:
             proposal, claim = self.propose_and_claim(prepared, db)
             if claim is None:
                 return proposal.record
@@ -443,10 +435,10 @@ class Executor(LedgerCore):
         self, prepared: PreparedIntent, db: Any = None
     ) -> tuple[Proposal, Claim | None]:
         if db is None:
-            with self.driver() as own:
+            with self.store.driver() as own:
                 return self.propose_and_claim(prepared, own)
         owner = self._owner()
-        row, found = self.record_intent(
+        row, found = self.intake.record_intent(
             db, prepared, claim_if_auto=owner, lease_seconds=self.lease_seconds
         )
         if found is not None:
@@ -463,18 +455,17 @@ class Executor(LedgerCore):
         """Dispatching rows whose lease ran out become unknown (they may have been sent)."""
         now = self.rt.clock()
         count = 0
-        with self.tx() as conn:
+        with self.store.tx() as conn:
             query = (
                 select(ACTIONS)
                 .where(ACTIONS.c.status == ActionStatus.DISPATCHING.value)
                 .where(ACTIONS.c.lease_expires_at <= now)
                 .order_by(ACTIONS.c.idempotency_key)
             )
-            if self.is_postgres:
-                query = query.with_for_update(skip_locked=True)
+            query = self.store.for_update(query, skip_locked=True)
             for found in conn.execute(query).mappings().all():
                 row = dict(found)
-                self.move(
+                self.store.move(
                     conn,
                     row,
                     ActionStatus.UNKNOWN,
@@ -497,11 +488,9 @@ class Executor(LedgerCore):
         ``settling`` lists the unknown actions whose lookup said "not found" before
         their settle window passed: they stay ``unknown`` (also in ``still_unknown``)
         and are asked again by a later reconcile."""
-        from autopack.services.approvals import ApprovalService
-
-        expired_approvals = ApprovalService(self.rt, self.registry, self.redactor).expire_due()
+        expired_approvals = self.approvals.expire_due()
         expired = self.expire_leases()
-        with self.read() as conn:
+        with self.store.read() as conn:
             keys = (
                 conn.execute(
                     select(ACTIONS.c.idempotency_key)
@@ -520,8 +509,8 @@ class Executor(LedgerCore):
             "settling": [],
         }
         for key in keys:
-            with self.read() as conn:
-                found = self.row(conn, key)
+            with self.store.read() as conn:
+                found = self.store.row(conn, key)
             if found is None or found["status"] != ActionStatus.UNKNOWN:
                 continue
             row = dict(found)
@@ -551,18 +540,18 @@ class Executor(LedgerCore):
                 values.update(provider_object_id=object_id, completed_at=now)
                 data["provider_object_id"] = object_id
                 if summary:
-                    values["response_summary"] = self.redacted_json(summary)
+                    values["response_summary"] = self.store.redacted_json(summary)
             elif target is ActionStatus.RETRY_WAIT:
                 values.update(
                     redispatch_count=int(row["redispatch_count"]) + 1, next_attempt_at=now
                 )
             else:
-                values["last_error"] = self.redacted_text(
+                values["last_error"] = self.store.redacted_text(
                     error or f"lookup {status.value}: a person must decide"
                 )
             try:
-                with self.tx() as conn:
-                    self.move(
+                with self.store.tx() as conn:
+                    self.store.move(
                         conn,
                         row,
                         target,

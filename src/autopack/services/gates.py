@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, exists, or_, select
 
@@ -30,6 +30,9 @@ from autopack.domain.gates import (
 )
 from autopack.domain.gates.pipeline import DISPATCH_GATES, decide
 
+if TYPE_CHECKING:
+    from autopack.services.ledger.store import LedgerStore
+
 APPROVALS = cast(Table, ApprovalRow.__table__)
 CREDS = cast(Table, CredentialRow.__table__)
 HALTS = cast(Table, HaltRow.__table__)
@@ -42,60 +45,37 @@ def default_requirements() -> dict[str, CredentialRequirement]:
     return found
 
 
-def _driver(conn: Connection | Any) -> Any:
-    """The DBAPI connection under a SQLAlchemy Connection (same transaction)."""
-    if isinstance(conn, Connection):
-        return conn.connection.dbapi_connection
-    return conn
-
-
 class GateService:
     """Gathers the facts for one action and asks the pipeline."""
 
     def __init__(
         self,
+        store: LedgerStore,
         *,
-        postgres: bool,
         requirements: Mapping[str, CredentialRequirement] | None = None,
         gates: tuple[Gate, ...] = DISPATCH_GATES,
     ) -> None:
+        self.store = store
         self.requirements = dict(default_requirements() if requirements is None else requirements)
         self.gates = gates
-        mark = "%s" if postgres else "?"
-        self._halts_sql = (
-            "SELECT id, scope, reason FROM halts WHERE released_at IS NULL "  # noqa: S608 - fixed text
-            f"AND (provider IS NULL OR provider = {mark}) "
-            f"AND (account IS NULL OR account = {mark}) ORDER BY id"
-        )
-        self._creds_sql = (
-            "SELECT state, paused, pause_code FROM credentials "  # noqa: S608 - fixed text
-            f"WHERE provider = {mark} AND account = {mark}"
-        )
 
     # -- facts ----------------------------------------------------------------------
 
-    def _fetch(self, conn: Connection | Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        cursor = _driver(conn).cursor()
-        try:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
-
     def halts(self, conn: Connection | Any, provider: str, account: str) -> tuple[HaltFacts, ...]:
-        rows = self._fetch(conn, self._halts_sql, (provider, account))
-        return tuple(HaltFacts(int(r[0]), str(r[1]), str(r[2])) for r in rows)
+        return tuple(
+            HaltFacts(*found) for found in self.store.covering_halts(conn, provider, account)
+        )
 
     def credential(self, conn: Connection | Any, provider: str, account: str) -> CredentialFacts:
         requirement = self.requirements.get(provider, CredentialRequirement.NONE)
         if requirement is CredentialRequirement.NONE:
             return CredentialFacts(requirement)
-        rows = self._fetch(conn, self._creds_sql, (provider, account))
-        if not rows:
+        stored = self.store.credential_state(conn, provider, account)
+        if stored is None:
             return CredentialFacts(requirement)
-        state, paused, code = rows[0]
+        state, paused, code = stored
         return CredentialFacts(
-            requirement, stored=True, state=str(state), paused=bool(paused), pause_code=code
+            requirement, stored=True, state=state, paused=paused, pause_code=code
         )
 
     @staticmethod
