@@ -80,6 +80,12 @@ POSITIVE: dict[str, list[tuple[str, str]]] = {
     ],
     "aws-access-key-id": [("aws AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE")],
     "github-token": [("ghp_0123456789abcdefghijABCDEFGHIJ012345 x", "ghp_0123456789abcdefghij")],
+    "autopack-api-key": [
+        (
+            "X-API-Key: apk_0a1b2c3d4e5f_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde",
+            "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+        )
+    ],
     "stripe-key": [("sk_live_0123456789abcdefABCDEF in env", "sk_live_0123456789abcdef")],
     "slack-token": [("xoxb-123456789012-abcdefABCDEF posted", "xoxb-123456789012-abcdef")],
     "bearer-token": [("sent Bearer abc123def456ghi789 upstream", "abc123def456ghi789")],

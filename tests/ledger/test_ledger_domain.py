@@ -8,6 +8,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given
 
+from autopack.domain.principals import local_actor
 from autopack.domain.approvals import (
     AUTO_APPROVER,
     ApprovalRefusedError,
@@ -159,10 +160,12 @@ def test_approval_rules() -> None:
     with pytest.raises(ApprovalRefusedError):
         check_hash("b" * 64, h)
     with pytest.raises(ApprovalRefusedError):
-        check_approver("agent", "agent", ProjectPolicy())
-    check_approver("agent", "agent", ProjectPolicy(allow_self_approval=True))
+        check_approver("agent", None, local_actor("agent"), ProjectPolicy())
+    check_approver("agent", None, local_actor("agent"), ProjectPolicy(allow_self_approval=True))
     with pytest.raises(ApprovalRefusedError):
-        check_approver("agent", AUTO_APPROVER, ProjectPolicy(allow_self_approval=True))
+        check_approver(
+            "agent", None, local_actor(AUTO_APPROVER), ProjectPolicy(allow_self_approval=True)
+        )
     assert subject_hash([h]) == h
     assert subject_hash([h, "b" * 64]) == batch_hash(["b" * 64, h])
     with pytest.raises(ApprovalRefusedError):

@@ -38,6 +38,8 @@ class Halt(BaseModel):
 class HaltEvent(BaseModel):
     event: str
     actor: str
+    principal_id: int | None
+    via: str
     at: str
     reason: str
 

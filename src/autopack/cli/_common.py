@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from autopack.domain.principals import Actor
     from autopack.services.context import Runtime
 
 
@@ -51,3 +52,22 @@ JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of text.")
 
 def flush() -> None:
     sys.stdout.flush()
+
+
+def acting_as(name: str | None) -> Actor:
+    """Who a command acts as: ``--as NAME``, else the operating-system user (the
+    command line works with machine trust; the decision is recorded as via "cli")."""
+    import getpass
+
+    from autopack.domain.principals import cli_actor
+
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = "unknown"
+    return cli_actor(name)
+
+
+# For ``Annotated[str | None, AS_OPTION] = None``.
+AS_OPTION = typer.Option("--as", help="Who acts (recorded); default: the operating-system user.")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autopack.cli._common import JSON_OPTION, out, out_json, runtime
+from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, out, out_json, runtime
 from autopack.domain.canonical import parse_json_strict
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.ledger import MAX_PAYLOAD_BYTES, ActionStatus
@@ -186,13 +186,13 @@ def reconcile(as_json: bool = JSON_OPTION) -> None:
 @app.command("cancel")
 def cancel(
     key: str,
-    actor: Annotated[str, typer.Option("--as", help="Who cancels.")] = "operator",
+    actor: Annotated[str | None, AS_OPTION] = None,
     reason: Annotated[str | None, typer.Option(help="Why (recorded, redacted).")] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel an action that is not in flight (awaiting approval, approved, retry_wait)."""
     with runtime() as rt:
-        record = LedgerService(rt).cancel(key, actor=actor, reason=reason)
+        record = LedgerService(rt).cancel(key, actor=acting_as(actor), reason=reason)
     if as_json:
         out_json(record.to_dict())
     else:
@@ -203,7 +203,7 @@ def cancel(
 def resolve(
     key: str,
     outcome: Annotated[str, typer.Option(help="succeeded or failed (what you found).")],
-    actor: Annotated[str, typer.Option("--as", help="Who decides.")],
+    actor: Annotated[str | None, AS_OPTION] = None,
     object_id: Annotated[
         str | None, typer.Option(help="Provider object id (required for succeeded).")
     ] = None,
@@ -213,7 +213,11 @@ def resolve(
     """A person settles a needs_attention (or unknown) action; nothing is sent."""
     with runtime() as rt:
         record = LedgerService(rt).resolve(
-            key, outcome=outcome, actor=actor, provider_object_id=object_id, reason=reason
+            key,
+            outcome=outcome,
+            actor=acting_as(actor),
+            provider_object_id=object_id,
+            reason=reason,
         )
     if as_json:
         out_json(record.to_dict())

@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "actions": "autopack.cli.actions:app",
     "approvals": "autopack.cli.approvals:app",
     "halt": "autopack.cli.halt:app",
+    "principals": "autopack.cli.principals:app",
 }
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autopack.cli._common import JSON_OPTION, out, out_json, runtime
+from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, out, out_json, runtime
 from autopack.services.approvals import ApprovalService
 
 app = typer.Typer(help="Approvals: bound to a payload hash, single use, expire after 24 h.")
@@ -46,14 +46,23 @@ def list_approvals(
 def approve(
     approval_id: Annotated[int, typer.Argument(help="Approval id.")],
     hash_: Annotated[str, typer.Option("--hash", help="The exact hash shown for the action.")],
-    approver: Annotated[str, typer.Option("--as", help="Who approves.")],
+    approver: Annotated[str | None, AS_OPTION] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Approve exactly this hash (refused when it differs, was used, or expired)."""
+    """Approve exactly this hash (refused when it differs, was used, or expired).
+
+    Under the project's two-person rule, the first approval is recorded and a
+    second, different person must approve the same hash before anything is sent."""
     with runtime() as rt:
-        body = ApprovalService(rt).approve(approval_id, hash_=hash_, approver=approver)
+        body = ApprovalService(rt).approve(approval_id, hash_=hash_, approver=acting_as(approver))
     if as_json:
         out_json(body)
+    elif body["status"] == "pending":
+        given = sum(1 for d in body["decisions"] if d["decision"] == "approve")
+        out(
+            f"approval {body['id']}: {given} of {body['required_approvals']} approvals; "
+            "waiting for a second, different person"
+        )
     else:
         out(f"approved {body['id']}: {', '.join(body['actions'])}")
 
@@ -61,13 +70,13 @@ def approve(
 @app.command("reject")
 def reject(
     approval_id: Annotated[int, typer.Argument(help="Approval id.")],
-    rejecter: Annotated[str, typer.Option("--as", help="Who rejects.")],
+    rejecter: Annotated[str | None, AS_OPTION] = None,
     reason: Annotated[str | None, typer.Option(help="Why (recorded, redacted).")] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Reject: the covered actions become rejected and are never sent."""
     with runtime() as rt:
-        body = ApprovalService(rt).reject(approval_id, rejecter=rejecter, reason=reason)
+        body = ApprovalService(rt).reject(approval_id, rejecter=acting_as(rejecter), reason=reason)
     if as_json:
         out_json(body)
     else:
@@ -77,12 +86,12 @@ def reject(
 @app.command("batch")
 def batch(
     keys: Annotated[list[str], typer.Argument(help="Idempotency keys awaiting approval.")],
-    requested_by: Annotated[str, typer.Option("--as", help="Who asks for the batch.")],
+    requested_by: Annotated[str | None, AS_OPTION] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One approval for several awaiting actions, bound to the hash of their hashes."""
     with runtime() as rt:
-        body = ApprovalService(rt).request_batch(keys, requested_by=requested_by)
+        body = ApprovalService(rt).request_batch(keys, requested_by=acting_as(requested_by))
     if as_json:
         out_json(body)
     else:

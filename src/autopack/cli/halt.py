@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from autopack.cli._common import JSON_OPTION, out, out_json, runtime
+from autopack.domain.principals import cli_actor
 
 app = typer.Typer(
     help=(
@@ -38,7 +39,7 @@ def engage(
     from autopack.services.halts import HaltService
 
     with runtime() as rt:
-        halt = HaltService(rt).engage(scope, reason=reason, actor=actor)
+        halt = HaltService(rt).engage(scope, reason=reason, actor=cli_actor(actor))
     if as_json:
         out_json(halt)
     else:
@@ -57,7 +58,7 @@ def release(
     from autopack.services.halts import HaltService
 
     with runtime() as rt:
-        halt = HaltService(rt).release(halt_id, actor=actor, reason=reason)
+        halt = HaltService(rt).release(halt_id, actor=cli_actor(actor), reason=reason)
     if as_json:
         out_json(halt)
     else:

@@ -58,6 +58,10 @@ class ApprovalRow(Base):
     category: Mapped[str] = mapped_column(String(16))
     project: Mapped[str | None] = mapped_column(String(64), nullable=True)
     requested_by: Mapped[str] = mapped_column(String(64))
+    # The authenticated principal that asked (NULL for the command line).
+    requested_by_principal: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # How many distinct people must approve (2 under the project's two-person rule).
+    required_approvals: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -249,7 +253,74 @@ class HaltEventRow(Base):
     halt_id: Mapped[int] = mapped_column(ForeignKey("halts.id"))
     event: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))
+    # The authenticated principal behind ``actor`` (NULL for the command line).
+    principal_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    via: Mapped[str] = mapped_column(String(8))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_halt_events_halt_id", "halt_id", "id"),)
+
+
+class PrincipalRow(Base):
+    """Who may call the API, with one role (agent, operator, admin)."""
+
+    __tablename__ = "principals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ApiKeyRow(Base):
+    """A principal's API key: only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(24), unique=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_api_keys_principal_id", "principal_id"),)
+
+
+class PrincipalEventRow(Base):
+    """Insert-only history of principals and keys (created, key made, revoked...)."""
+
+    __tablename__ = "principal_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"))
+    event: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_principal_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    via: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Canonical JSON (key ids, roles), never a key.
+    data: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_principal_events_principal_id", "principal_id", "id"),)
+
+
+class ApprovalDecisionRow(Base):
+    """Insert-only: every approve or reject of an approval, by whom, via what."""
+
+    __tablename__ = "approval_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"))
+    decision: Mapped[str] = mapped_column(String(8))
+    person: Mapped[str] = mapped_column(String(64))
+    principal_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    via: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_approval_decisions_approval_id", "approval_id", "id"),)

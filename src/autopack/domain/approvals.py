@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from autopack.domain.canonical import canonical_hash
 from autopack.domain.errors import ConflictError, InvalidInputError
-from autopack.domain.ledger import always_needs_human
+from autopack.domain.ledger import action_category, always_needs_human
+from autopack.domain.principals import Actor
 
 DEFAULT_APPROVAL_TTL: Final = timedelta(hours=24)
 AUTO_APPROVER: Final = "policy:auto"
@@ -65,20 +66,49 @@ def subject_hash(hashes: list[str]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class TwoPersonRule:
+    """Actions this rule matches need two distinct people to approve the same hash.
+    A field left out matches anything; at least one field is given."""
+
+    category: str | None = None
+    provider: str | None = None
+    account: str | None = None
+
+    def matches(self, category: str, provider: str, account: str) -> bool:
+        return (
+            (self.category is None or self.category == category)
+            and (self.provider is None or self.provider == provider)
+            and (self.account is None or self.account == account)
+        )
+
+
+TWO_PERSON_FIELDS: Final = ("category", "provider", "account")
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectPolicy:
     """The project policy file (see ``layout.project_policy_path``).
 
     ``{"schema": "autopack.policy/1", "allow_self_approval": false,
-    "auto_approve": [{"provider": "sandbox", "action": "notes.create"}]}``
-    ``"*"`` matches any provider or action. Publish, list, trade and payment
-    actions are never auto-approved whatever the file says.
+    "auto_approve": [{"provider": "sandbox", "action": "notes.create"}],
+    "two_person": [{"category": "trade", "account": "live"}]}``
+    ``"*"`` matches any provider or action in ``auto_approve``. Publish, list,
+    trade and payment actions are never auto-approved whatever the file says,
+    and neither is an action a ``two_person`` rule matches.
     """
 
     allow_self_approval: bool = False
     auto_approve: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    two_person: tuple[TwoPersonRule, ...] = field(default_factory=tuple)
 
-    def may_auto_approve(self, provider: str, action: str) -> bool:
+    def required_approvals(self, category: str, provider: str, account: str) -> int:
+        """How many distinct people must approve: 2 under a two-person rule, else 1."""
+        return 2 if any(r.matches(category, provider, account) for r in self.two_person) else 1
+
+    def may_auto_approve(self, provider: str, action: str, account: str = "") -> bool:
         if always_needs_human(provider, action):
+            return False
+        if self.required_approvals(action_category(provider, action).value, provider, account) > 1:
             return False
         return any(p in ("*", provider) and a in ("*", action) for p, a in self.auto_approve)
 
@@ -86,7 +116,7 @@ class ProjectPolicy:
     def from_json(cls, data: Any) -> ProjectPolicy:
         if not isinstance(data, Mapping):
             raise InvalidInputError("policy file must hold a JSON object", code="invalid_policy")
-        unknown = set(data) - {"schema", "allow_self_approval", "auto_approve"}
+        unknown = set(data) - {"schema", "allow_self_approval", "auto_approve", "two_person"}
         if unknown:
             raise InvalidInputError(
                 f"policy file has unknown fields: {', '.join(sorted(unknown))}",
@@ -116,7 +146,24 @@ class ProjectPolicy:
                     code="invalid_policy",
                 )
             rules.append((rule["provider"], rule["action"]))
-        return cls(allow_self_approval=self_ok, auto_approve=tuple(rules))
+        two: list[TwoPersonRule] = []
+        raw_two = data.get("two_person", [])
+        if not isinstance(raw_two, list):
+            raise InvalidInputError("two_person must be a list", code="invalid_policy")
+        for rule in raw_two:
+            if (
+                not isinstance(rule, Mapping)
+                or not rule
+                or not set(rule) <= set(TWO_PERSON_FIELDS)
+                or not all(isinstance(v, str) and v for v in rule.values())
+            ):
+                raise InvalidInputError(
+                    "each two_person rule names one or more of category, provider and "
+                    'account, e.g. {"category": "trade", "account": "live"}',
+                    code="invalid_policy",
+                )
+            two.append(TwoPersonRule(**{k: str(v) for k, v in rule.items()}))
+        return cls(allow_self_approval=self_ok, auto_approve=tuple(rules), two_person=tuple(two))
 
 
 DEFAULT_POLICY: Final = ProjectPolicy()
@@ -147,10 +194,12 @@ def check_hash(given: str, expected: str) -> None:
         )
 
 
-def check_approver(requester: str, approver: str, policy: ProjectPolicy) -> None:
-    if approver == AUTO_APPROVER:
+def check_approver(
+    requester: str, requester_principal: int | None, approver: Actor, policy: ProjectPolicy
+) -> None:
+    if approver.name == AUTO_APPROVER:
         raise ApprovalRefusedError(f"{AUTO_APPROVER!r} is reserved", code="approver_reserved")
-    if requester == approver and not policy.allow_self_approval:
+    if approver.same_person(requester, requester_principal) and not policy.allow_self_approval:
         raise ApprovalRefusedError(
             "the requester cannot approve its own action (the project policy does not "
             "allow self-approval)",

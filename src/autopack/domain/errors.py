@@ -87,6 +87,14 @@ class AuthenticationError(AutopackError):
     http_status = 401
 
 
+class ForbiddenError(AutopackError):
+    """The caller is known, but its role does not allow this."""
+
+    default_code = "forbidden"
+    exit_code = EXIT_BAD_INPUT
+    http_status = 403
+
+
 class ConfigurationError(AutopackError):
     """A setting is missing or unsafe; raised before anything starts."""
 

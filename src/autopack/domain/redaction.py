@@ -497,6 +497,13 @@ PATTERN_RULES: Final[tuple[PatternRule, ...]] = (
         not_after=_TOKEN_CHARS,
     ),
     PatternRule(
+        "autopack-api-key",
+        "Autopack principal API key: apk_, 12 hex characters, _ and a 43-character secret",
+        _rx(r"(?P<secret>apk_[0-9a-f]{12}_[A-Za-z0-9_\-]{43})"),
+        triggers=("apk_",),
+        not_after=_TOKEN_CHARS,
+    ),
+    PatternRule(
         "stripe-key",
         "Stripe secret or restricted key",
         _rx(r"(?P<secret>(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,})"),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
+from autopack.db.models import ApprovalDecisionRow
 from autopack.domain.approvals import (
     DEFAULT_APPROVAL_TTL,
     ApprovalRefusedError,
@@ -19,9 +20,10 @@ from autopack.domain.approvals import (
     subject_hash,
     validate_person,
 )
-from autopack.domain.canonical import canonical_json, parse_json_strict
+from autopack.domain.canonical import canonical_json, format_utc, parse_json_strict
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
 from autopack.domain.ledger import ActionStatus, action_category
+from autopack.domain.principals import Actor, Permission, local_actor
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
 from autopack.services.ledger import (
@@ -37,6 +39,7 @@ from autopack.services.policy import PolicyLoader
 from autopack.services.providers import ProviderRegistry
 
 MAX_BATCH = 100
+DECISIONS = cast(Table, ApprovalDecisionRow.__table__)
 
 
 class ApprovalService:
@@ -75,14 +78,33 @@ class ApprovalService:
             query = self.store.for_update(query)
         return conn.execute(query).mappings().all()
 
+    def _decisions(self, conn: Connection, approval_id: int) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            select(DECISIONS).where(DECISIONS.c.approval_id == approval_id).order_by(DECISIONS.c.id)
+        ).mappings()
+        return [
+            {
+                "decision": r["decision"],
+                "person": r["person"],
+                "principal_id": r["principal_id"],
+                "via": r["via"],
+                "at": format_utc(r["at"]),
+                "reason": r["reason"],
+            }
+            for r in rows
+        ]
+
+    def _body(self, conn: Connection, approval_id: int, keys: list[str]) -> dict[str, Any]:
+        body = approval_dict(self._approval(conn, approval_id))
+        body["actions"] = keys
+        body["decisions"] = self._decisions(conn, approval_id)
+        return body
+
     def get(self, approval_id: int) -> dict[str, Any]:
         with self.store.read() as conn:
             row = self._approval(conn, approval_id)
-            body = approval_dict(row)
-            body["actions"] = [
-                r["idempotency_key"] for r in self._covered(conn, row["id"], lock=False)
-            ]
-            return body
+            keys = [r["idempotency_key"] for r in self._covered(conn, row["id"], lock=False)]
+            return self._body(conn, row["id"], keys)
 
     def list(
         self, status: str | None = "pending", limit: int = DEFAULT_LIST_LIMIT
@@ -114,25 +136,25 @@ class ApprovalService:
                 out.append(body)
         return out
 
-    def approve(self, approval_id: int, *, hash_: str, approver: str) -> dict[str, Any]:
-        """Approve exactly the hash shown; single use; refused when expired or self-approved."""
-        return self._decide(approval_id, hash_=hash_, person=approver, approve=True, reason=None)
+    def approve(self, approval_id: int, *, hash_: str, approver: str | Actor) -> dict[str, Any]:
+        """Approve exactly the hash shown; single use; refused when expired or self-approved.
+        Under a two-person rule the first approval is recorded and the approval stays
+        pending until a second, distinct person approves the same hash."""
+        return self._decide(approval_id, hash_=hash_, who=local_actor(approver), reason=None)
 
     def reject(
-        self, approval_id: int, *, rejecter: str, reason: str | None = None
+        self, approval_id: int, *, rejecter: str | Actor, reason: str | None = None
     ) -> dict[str, Any]:
-        return self._decide(approval_id, hash_=None, person=rejecter, approve=False, reason=reason)
+        """Reject: the covered actions become rejected and are never sent."""
+        return self._decide(approval_id, hash_=None, who=local_actor(rejecter), reason=reason)
 
     def _decide(
-        self,
-        approval_id: int,
-        *,
-        hash_: str | None,
-        person: str,
-        approve: bool,
-        reason: str | None,
+        self, approval_id: int, *, hash_: str | None, who: Actor, reason: str | None
     ) -> dict[str, Any]:
-        validate_person("approver", person)
+        """``hash_`` given: approve; None: reject."""
+        approve = hash_ is not None
+        who.require(Permission.DECIDE)
+        validate_person("approver" if approve else "rejecter", who.name)
         now = self.rt.clock()
         with self.store.tx() as conn:
             approval = self._approval(conn, approval_id, lock=True)
@@ -141,9 +163,11 @@ class ApprovalService:
             assert isinstance(hashes, list)
             if hash_ is not None:
                 check_hash(hash_, approval["subject_hash"])
-            if approve:
                 check_approver(
-                    approval["requested_by"], person, self.policies.load(approval["project"])
+                    approval["requested_by"],
+                    approval["requested_by_principal"],
+                    who,
+                    self.policies.load(approval["project"]),
                 )
             covered = [
                 r
@@ -155,6 +179,19 @@ class ApprovalService:
                     "no action is awaiting this approval (cancelled or already decided)",
                     code="nothing_to_approve",
                 )
+            if (
+                hash_ is not None
+                and not self.policies.load(approval["project"]).allow_self_approval
+            ):
+                for row in covered:
+                    # A batch may be requested by someone else: no one approves an
+                    # action they proposed themselves.
+                    if who.same_person(row["requested_by"], None):
+                        raise ApprovalRefusedError(
+                            f"{who.name} proposed {row['idempotency_key']!r} and cannot "
+                            "approve it (the project policy does not allow self-approval)",
+                            code="self_approval_refused",
+                        )
             for row in covered:
                 # The binding: each action's payload hash must be one the approval names.
                 if row["payload_hash"] not in hashes:
@@ -163,6 +200,28 @@ class ApprovalService:
                         "requested: its payload hash is not the approved one",
                         code="approval_hash_mismatch",
                     )
+            earlier = [d for d in self._decisions(conn, approval_id) if d["decision"] == "approve"]
+            if approve and any(who.same_person(d["person"], d["principal_id"]) for d in earlier):
+                raise ApprovalRefusedError(
+                    "you already approved this; the two-person rule needs a second, "
+                    "different person",
+                    code="second_approver_required",
+                )
+            conn.execute(
+                insert(DECISIONS).values(
+                    approval_id=approval_id,
+                    decision="approve" if approve else "reject",
+                    person=who.name,
+                    principal_id=who.principal_id,
+                    via=who.via.value,
+                    at=now,
+                    reason=self.store.redacted_text(reason),
+                )
+            )
+            keys = [r["idempotency_key"] for r in covered]
+            if approve and len(earlier) + 1 < int(approval["required_approvals"]):
+                # One of two: recorded, still pending; nothing can be sent yet.
+                return self._body(conn, approval_id, keys)
             new_status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
             result = conn.execute(
                 update(APPROVALS)
@@ -170,7 +229,7 @@ class ApprovalService:
                 .where(APPROVALS.c.status == ApprovalStatus.PENDING.value)
                 .values(
                     status=new_status.value,
-                    decided_by=person,
+                    decided_by=who.name,
                     decided_at=now,
                     reason=self.store.redacted_text(reason),
                 )
@@ -186,24 +245,24 @@ class ApprovalService:
                     row,
                     target,
                     event="approved" if approve else "rejected",
-                    actor=person,
+                    actor=who.name,
                     now=now,
                     data={
                         "approval_id": approval_id,
                         "hash": row["payload_hash"],
                         "reason": self.store.redacted_text(reason),
+                        **who.history(),
                     },
                     values={} if approve else {"completed_at": now},
                 )
-            body = approval_dict(self._approval(conn, approval_id))
-            body["actions"] = [r["idempotency_key"] for r in covered]
-            return body
+            return self._body(conn, approval_id, keys)
 
-    def request_batch(self, keys: Sequence[str], *, requested_by: str) -> dict[str, Any]:
+    def request_batch(self, keys: Sequence[str], *, requested_by: str | Actor) -> dict[str, Any]:
         """One approval covering several awaiting actions (their single approvals are
         superseded). The person approves the batch hash: the hash of the sorted
-        payload hashes."""
-        validate_person("requester", requested_by)
+        payload hashes. It needs as many approvers as the strictest action in it."""
+        who = local_actor(requested_by)
+        validate_person("requester", who.name)
         unique = sorted(set(keys))
         if not 2 <= len(unique) <= MAX_BATCH:
             raise InvalidInputError(
@@ -226,6 +285,10 @@ class ApprovalService:
                 )
             hashes = sorted(r["payload_hash"] for r in rows)
             categories = {action_category(r["provider"], r["action"]).value for r in rows}
+            old_ids = {r["approval_id"] for r in rows if r["approval_id"] is not None}
+            required = conn.execute(
+                select(func.max(APPROVALS.c.required_approvals)).where(APPROVALS.c.id.in_(old_ids))
+            ).scalar_one()
             batch_id = conn.execute(
                 insert(APPROVALS).returning(APPROVALS.c.id),
                 {
@@ -234,7 +297,9 @@ class ApprovalService:
                     "status": ApprovalStatus.PENDING.value,
                     "category": categories.pop() if len(categories) == 1 else "mixed",
                     "project": projects.pop(),
-                    "requested_by": requested_by,
+                    "requested_by": who.name,
+                    "requested_by_principal": who.principal_id,
+                    "required_approvals": max(1, int(required or 1)),
                     "decided_by": None,
                     "reason": None,
                     "created_at": now,
@@ -242,7 +307,6 @@ class ApprovalService:
                     "decided_at": None,
                 },
             ).scalar_one()
-            old_ids = {r["approval_id"] for r in rows if r["approval_id"] is not None}
             for old in old_ids:
                 conn.execute(
                     update(APPROVALS)
@@ -266,9 +330,7 @@ class ApprovalService:
                     raise ConflictError(
                         "an action changed while batching", code="concurrent_update"
                     )
-            body = approval_dict(self._approval(conn, batch_id))
-            body["actions"] = unique
-            return body
+            return self._body(conn, batch_id, unique)
 
     def expire_due(self, now: datetime | None = None) -> int:
         """Pending approvals past their expiry become expired, and so do their actions."""

@@ -20,6 +20,7 @@ from autopack.domain.approvals import validate_person
 from autopack.domain.canonical import format_utc
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from autopack.domain.halts import parse_scope, validate_reason
+from autopack.domain.principals import Actor, Permission, local_actor
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
 
@@ -60,18 +61,26 @@ class HaltService:
         with read_only(self.rt.engine) as conn:
             yield conn
 
-    def _event(self, conn: Connection, halt_id: int, event: str, actor: str, reason: str) -> None:
+    def _event(self, conn: Connection, halt_id: int, event: str, actor: Actor, reason: str) -> None:
         conn.execute(
             insert(HALT_EVENTS).values(
-                halt_id=halt_id, event=event, actor=actor, at=self.rt.clock(), reason=reason
+                halt_id=halt_id,
+                event=event,
+                actor=actor.name,
+                principal_id=actor.principal_id,
+                via=actor.via.value,
+                at=self.rt.clock(),
+                reason=reason,
             )
         )
 
-    def engage(self, scope: str, *, reason: str, actor: str) -> dict[str, Any]:
+    def engage(self, scope: str, *, reason: str, actor: str | Actor) -> dict[str, Any]:
         """Hold every approved action the scope covers until released."""
+        who = local_actor(actor)
+        who.require(Permission.HALT)
         parsed = parse_scope(scope)
         reason = self._redact(validate_reason(reason))
-        validate_person("actor", actor)
+        validate_person("actor", who.name)
         now = self.rt.clock()
         with self.rt.engine.begin() as conn:
             halt_id = conn.execute(
@@ -81,18 +90,22 @@ class HaltService:
                     provider=parsed.provider,
                     account=parsed.account,
                     reason=reason,
-                    engaged_by=actor,
+                    engaged_by=who.name,
                     engaged_at=now,
                 )
                 .returning(HALTS.c.id)
             ).scalar_one()
-            self._event(conn, halt_id, "engaged", actor, reason)
+            self._event(conn, halt_id, "engaged", who, reason)
             row = conn.execute(select(HALTS).where(HALTS.c.id == halt_id)).mappings().one()
         return halt_dict(row)
 
-    def release(self, halt_id: int, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+    def release(
+        self, halt_id: int, *, actor: str | Actor, reason: str | None = None
+    ) -> dict[str, Any]:
         """Let the held actions go (each exactly once, through the normal claim)."""
-        validate_person("actor", actor)
+        who = local_actor(actor)
+        who.require(Permission.HALT)
+        validate_person("actor", who.name)
         self._check_id(halt_id)
         note = self._redact(validate_reason(reason)) if reason is not None else "released"
         now = self.rt.clock()
@@ -100,7 +113,7 @@ class HaltService:
             changed = conn.execute(
                 update(HALTS)
                 .where(HALTS.c.id == halt_id, HALTS.c.released_at.is_(None))
-                .values(released_by=actor, released_at=now, release_reason=note)
+                .values(released_by=who.name, released_at=now, release_reason=note)
             ).rowcount
             row = conn.execute(select(HALTS).where(HALTS.c.id == halt_id)).mappings().first()
             if row is None:
@@ -111,7 +124,7 @@ class HaltService:
                     f"at {_when(row['released_at'])}",
                     code="halt_released",
                 )
-            self._event(conn, halt_id, "released", actor, note)
+            self._event(conn, halt_id, "released", who, note)
         return halt_dict(row)
 
     def get(self, halt_id: int) -> dict[str, Any]:
@@ -129,6 +142,8 @@ class HaltService:
                 {
                     "event": e["event"],
                     "actor": e["actor"],
+                    "principal_id": e["principal_id"],
+                    "via": e["via"],
                     "at": format_utc(e["at"]),
                     "reason": e["reason"],
                 }

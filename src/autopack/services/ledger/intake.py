@@ -123,6 +123,7 @@ class Intake:
             project=project,
             run_id=run_id,
             requested_by=requested_by,
+            requester_principal=request.requester_principal,
         )
 
     def existing(self, db: Any, prepared: PreparedIntent) -> ActionRecord | None:
@@ -173,7 +174,7 @@ class Intake:
             project = run_project
         policy = self.policies.load(project)
         category = action_category(intent.provider, intent.action).value
-        auto = policy.may_auto_approve(intent.provider, intent.action)
+        auto = policy.may_auto_approve(intent.provider, intent.action, intent.account)
         if auto and claim_if_auto is not None:
             # The in-process guarded call claims on insert: the same gate pipeline
             # as the worker's claim decides (a halt or a paused account holds it;
@@ -206,6 +207,10 @@ class Intake:
             "category": category,
             "project": project,
             "requested_by": prepared.requested_by,
+            "requested_by_principal": prepared.requester_principal,
+            "required_approvals": policy.required_approvals(
+                category, intent.provider, intent.account
+            ),
             "decided_by": AUTO_APPROVER if auto else None,
             "reason": "project policy auto-approves this action" if auto else None,
             "created_at": now,

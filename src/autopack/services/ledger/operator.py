@@ -11,6 +11,7 @@ from autopack.domain.approvals import ApprovalStatus, validate_person
 from autopack.domain.canonical import canonical_json
 from autopack.domain.errors import ConflictError, InvalidInputError
 from autopack.domain.ledger import CANCELLABLE, ActionStatus
+from autopack.domain.principals import Actor, Permission, local_actor
 from autopack.services.ledger.records import APPROVALS, ActionRecord
 from autopack.services.ledger.store import LedgerStore
 
@@ -20,11 +21,16 @@ class OperatorActions:
         self.store = store
 
     def cancel(
-        self, key: str, *, actor: str = "operator", reason: str | None = None
+        self, key: str, *, actor: str | Actor = "operator", reason: str | None = None
     ) -> ActionRecord:
-        validate_person("actor", actor)
+        """Cancel an action nothing is sending: awaiting approval, approved, retry_wait.
+        A principal may cancel its own proposals; others' need an operator."""
+        who = local_actor(actor)
+        validate_person("actor", who.name)
         with self.store.tx() as conn:
             row = self.store.require_row(conn, key, lock=True)
+            if not who.same_person(row["requested_by"], None):
+                who.require(Permission.OPERATE)
             status = ActionStatus(row["status"])
             if status not in CANCELLABLE:
                 raise ConflictError(
@@ -39,9 +45,9 @@ class OperatorActions:
                 row,
                 ActionStatus.CANCELLED,
                 event="cancelled",
-                actor=actor,
+                actor=who.name,
                 now=now,
-                data={"reason": self.store.redacted_text(reason)},
+                data={"reason": self.store.redacted_text(reason), **who.history()},
                 values={"completed_at": now, "next_attempt_at": None},
             )
             if row["approval_id"] is not None and status is ActionStatus.AWAITING_APPROVAL:
@@ -52,7 +58,7 @@ class OperatorActions:
                     .where(APPROVALS.c.hashes == canonical_json([row["payload_hash"]]).decode())
                     .values(
                         status=ApprovalStatus.REJECTED.value,
-                        decided_by=actor,
+                        decided_by=who.name,
                         decided_at=now,
                         reason="action cancelled",
                     )
@@ -64,14 +70,16 @@ class OperatorActions:
         key: str,
         *,
         outcome: str,
-        actor: str,
+        actor: str | Actor,
         provider_object_id: str | None = None,
         reason: str | None = None,
     ) -> ActionRecord:
         """A person settles an action the ledger could not: ``needs_attention`` (or a
         still ``unknown`` one) becomes ``succeeded`` (with the object id they found at
         the provider) or ``failed`` (it did not happen). Never sends anything."""
-        validate_person("actor", actor)
+        who = local_actor(actor)
+        who.require(Permission.OPERATE)
+        validate_person("actor", who.name)
         targets = {"succeeded": ActionStatus.SUCCEEDED, "failed": ActionStatus.FAILED}
         target = targets.get(outcome)
         if target is None:
@@ -103,12 +111,13 @@ class OperatorActions:
                 row,
                 target,
                 event="resolved",
-                actor=actor,
+                actor=who.name,
                 now=now,
                 data={
                     "outcome": outcome,
                     "provider_object_id": provider_object_id,
                     "reason": self.store.redacted_text(reason),
+                    **who.history(),
                 },
                 values=values,
             )

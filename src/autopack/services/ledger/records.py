@@ -50,6 +50,8 @@ class IntentRequest:
     project: str | None = None
     run_id: str | None = None
     requested_by: str = DEFAULT_REQUESTER
+    # The authenticated principal behind ``requested_by`` (None: a local caller).
+    requester_principal: int | None = None
 
 
 class LeaseLostError(ConflictError):
@@ -211,6 +213,8 @@ def approval_dict(row: RowMapping) -> dict[str, Any]:
         "category": row["category"],
         "project": row["project"],
         "requested_by": row["requested_by"],
+        "requested_by_principal": row["requested_by_principal"],
+        "required_approvals": row["required_approvals"],
         "decided_by": row["decided_by"],
         "reason": row["reason"],
         "created_at": format_utc(row["created_at"]),
@@ -278,6 +282,7 @@ class PreparedIntent:
     project: str | None
     run_id: str | None
     requested_by: str
+    requester_principal: int | None = None
     _rendered: RenderedRequest | None = field(default=None)
 
     @property

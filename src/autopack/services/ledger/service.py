@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from autopack.domain.layout import RunRef
+from autopack.domain.principals import Actor
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
 from autopack.services.gates import GateService
@@ -72,7 +73,7 @@ class LedgerService:
         return self.reads.show(key)
 
     def cancel(
-        self, key: str, *, actor: str = "operator", reason: str | None = None
+        self, key: str, *, actor: str | Actor = "operator", reason: str | None = None
     ) -> ActionRecord:
         return self.operator.cancel(key, actor=actor, reason=reason)
 
@@ -81,7 +82,7 @@ class LedgerService:
         key: str,
         *,
         outcome: str,
-        actor: str,
+        actor: str | Actor,
         provider_object_id: str | None = None,
         reason: str | None = None,
     ) -> ActionRecord:

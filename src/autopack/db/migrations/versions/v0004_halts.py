@@ -65,6 +65,8 @@ def upgrade() -> None:
         sa.Column("halt_id", sa.Integer(), nullable=False),
         sa.Column("event", sa.String(length=16), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("principal_id", sa.Integer(), nullable=True),
+        sa.Column("via", sa.String(length=8), nullable=False),
         sa.Column("at", autopack.db.types.UTCDateTime(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
