@@ -8,7 +8,6 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given
 
-from autopack.domain.principals import local_actor
 from autopack.domain.approvals import (
     AUTO_APPROVER,
     ApprovalRefusedError,
@@ -42,6 +41,7 @@ from autopack.domain.ledger import (
     transition,
     validate_key,
 )
+from autopack.domain.principals import local_actor
 from autopack.domain.providers import Intent, LookupStatus, Outcome
 from autopack.services.executor import CRASHPOINTS, crashpoint
 
