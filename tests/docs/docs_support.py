@@ -60,6 +60,7 @@ def minimal_registry(**overrides: Any) -> dict[str, Any]:
         "project": "sample",
         "docs": {"living": ["README.md"], "ledgers": []},
         "summary": {"file": "README.md", "refresh_command": "refresh --execute"},
+        "links": {},
         "workspace": {"top_level": ["README.md", "docs/"]},
         "drift_rules": [],
     }

@@ -55,7 +55,7 @@ def test_a_changed_file_is_parsed_again(tmp_path: Path, capsys: pytest.CaptureFi
     )
     code, out, _ = run_cli(capsys, "docs", "links", "--root", str(root))
     assert code == 1
-    assert "README.md:3: LINK-ANCHOR" in out
+    assert "README.md:3:5: LINK-ANCHOR" in out
 
 
 @pytest.mark.parametrize(

@@ -260,14 +260,16 @@ def test_view_reads_each_parsed_file_once(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "b.md").write_text("# B\n", encoding="utf-8")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     reads: list[str] = []
-    real = markdown_module.read_bytes
+    from autopack.governance import markdown_files
+
+    real = markdown_files.read_bytes
 
     def counting(root: Path, rel: str) -> bytes:
         reads.append(rel)
         return real(root, rel)
 
     monkeypatch.setattr(view_module, "read_bytes", counting)
-    monkeypatch.setattr(view_module, "load_registry", lambda root: None)
+    monkeypatch.setattr(view_module, "load_registry", lambda root, registry: None)
     monkeypatch.setattr(view_module, "read_text", lambda root, rel: pytest.fail(f"re-read {rel}"))
     view = view_module.RepoView(tmp_path)
     view.facts(["a.md", "b.md"])
