@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 from docs_support import REPO
 
 
+@pytest.mark.research
 def test_quick_bench_prints_one_json_line() -> None:
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench" / "docs_bench.py"), "--quick", "--files", "30"],
