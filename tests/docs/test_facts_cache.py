@@ -17,7 +17,9 @@ DOC = "# Title\n\n## Part `one`\n\n[self](#part-one) [img](pic.png)\n\n```bash\n
 
 
 def _cache_file(root: Path) -> Path:
-    return git_dir(root) / "autopack" / CACHE_NAME
+    directory = git_dir(root)
+    assert directory is not None
+    return directory / "autopack" / CACHE_NAME
 
 
 def _repo(tmp_path: Path) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docs_support import REPO, living_docs, registry
+from docs_support import REPO, ledger_specs, living_docs
 from markdown_it import MarkdownIt
 
 from autopack.domain.errors import InvalidInputError
@@ -111,7 +111,7 @@ def _reference(text: str) -> tuple[set[tuple[int, str]], set[str]]:
     return links, anchors
 
 
-@pytest.mark.parametrize("rel", [*living_docs(), *[spec.path for spec in registry().docs.ledgers]])
+@pytest.mark.parametrize("rel", [*living_docs(), *[spec.path for spec in ledger_specs()]])
 def test_fast_parse_equals_the_full_pipeline_on_every_doc(rel: str) -> None:
     text = (REPO / rel).read_text(encoding="utf-8")
     facts = parse_markdown(text)

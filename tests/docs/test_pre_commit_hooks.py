@@ -50,7 +50,14 @@ def _try_repo(root: Path, hook: str, tmp_path: Path) -> subprocess.CompletedProc
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
     }
     return subprocess.run(
-        [str(Path(bin_dir) / "pre-commit"), "try-repo", str(REPO), hook, "--all-files"],
+        [
+            str(Path(bin_dir) / "pre-commit"),
+            "try-repo",
+            str(REPO),
+            hook,
+            "--all-files",
+            "--verbose",
+        ],
         cwd=root,
         env=env,
         capture_output=True,

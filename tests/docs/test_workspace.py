@@ -46,7 +46,10 @@ def test_clean_repository_passes(tmp_path: Path, capsys: pytest.CaptureFixture[s
         ({"notes.txt": "x"}, "notes.txt:1:1: WS-TOP-LEVEL unknown top-level entry 'notes.txt'"),
         ({"tmp/x.py": ""}, "tmp/x.py:1:1: WS-TOP-LEVEL unknown top-level entry 'tmp/'"),
         ({"docs/x.txt": ""}, "docs/x.txt:1:1: WS-PLACEMENT 'x.txt' is not allowed under docs/"),
-        ({"src/other.py": ""}, "src/other.py:1:1: WS-PLACEMENT 'other.py' is not allowed under src/"),
+        (
+            {"src/other.py": ""},
+            "src/other.py:1:1: WS-PLACEMENT 'other.py' is not allowed under src/",
+        ),
         ({"src/pkg/state.db": ""}, "src/pkg/state.db:1:1: WS-FORBIDDEN matches forbidden pattern"),
     ],
 )

@@ -21,6 +21,7 @@ from autopack.governance.findings import (
     registry_finding,
 )
 from autopack.governance.registry import DocsSpec, DriftRule, is_glob
+from autopack.governance.rulesets import RULE_SETS, drift_rules_of
 from autopack.governance.view import RepoView
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -78,7 +79,7 @@ def check_classification(view: RepoView) -> list[Finding]:
         "docs.exclude",
         [g for g in docs.exclude if g not in used_excludes],
     )
-    classified = set(living) | ledgers
+    classified = set(living) | ledgers | view.excluded
     used: set[str] = set()
     for path in view.markdown_files():
         if path in classified:
@@ -111,9 +112,24 @@ def check_drift(view: RepoView) -> Report:
     if view.registry.docs is None:
         report.skipped = f"no docs section in {loaded.path}"
         return report
-    rules = view.registry.drift_rules or []
+    own = view.registry.drift_rules or []
+    rules = drift_rules_of(view.registry)
     report.findings += check_classification(view)
-    report.findings += ratchet_order(loaded.path, loaded.text, "drift_rules", [r.id for r in rules])
+    report.findings += ratchet_order(loaded.path, loaded.text, "drift_rules", [r.id for r in own])
+    report.findings += ratchet_order(loaded.path, loaded.text, "rule_sets", view.registry.rule_sets)
+    builtin = {rule.id for name in view.registry.rule_sets for rule in RULE_SETS[name]}
+    report.findings += [
+        registry_finding(
+            loaded.path,
+            loaded.text,
+            rule.id,
+            "RULE-DUPLICATE",
+            f"drift rule {rule.id} is also in a rule set named in rule_sets",
+            "delete the registry's copy or leave out the rule set",
+        )
+        for rule in own
+        if rule.id in builtin
+    ]
     compiled = [(rule, rule.regex()) for rule in rules]
     used: set[tuple[str, str]] = set()
     living = view.living_docs()

@@ -1,8 +1,8 @@
 """``autopack docs init``: a minimal, commented TOML registry for a repository.
 
 Living docs are every Markdown file by glob; ledgers (append-only history) are
-found by file name; the drift rules are a starter set that fits any repository
-(machine paths) plus Autopack's run layout. TOML needs no double escaping of
+found by file name; the drift rules are the built-in rule sets (machine paths
+and Autopack's run layout) plus a commented example. TOML needs no double escaping of
 regexes. The text is built here; the CLI writes it.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from autopack.governance.markdown_files import is_markdown
 
@@ -27,45 +26,6 @@ LEDGER_NAMES = {
     "NEWS": "NEWS",
     "RELEASE_NOTES": "REL",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class StarterRule:
-    id: str
-    pattern: str
-    scope: str
-    message: str
-    fix: str
-    reason: str
-
-
-STARTER_RULES = (
-    StarterRule(
-        "ABS-PATH",
-        r"""/(?<![\w.~]/)(?:home|Users|root)/[\w.-]+|:\\Users\\(?<=[A-Za-z]:\\Users\\)""",
-        "any",
-        "absolute path of one machine",
-        "use a path relative to the repository or the workspace",
-        "docs must work on every machine; a home directory in them is someone's laptop leaking in",
-    ),
-    StarterRule(
-        "RUN-LAYOUT-FLAT",
-        r"""\.autonomous_runs/(?:<run_id>|<run-id>|\{run_id\}|\$\{run_id\}|\d{8}-\d{6})""",
-        "any",
-        "flat run path without <project>/runs/<family>/",
-        "use .autonomous_runs/<project>/runs/<family>/<run_id>/",
-        "runs live only under their project and family (autopack.domain.layout)",
-    ),
-    StarterRule(
-        "RUN-LAYOUT-NO-FAMILY",
-        r"""\.autonomous_runs/[^/\s`'"()\[\],;|]+/runs/(?:(?:<run_id>|<run-id>|\{run_id\}|\$\{run_id\}|\d{8}-\d{6})|(?!<family>/|batch_)[^/\s`'"()\[\],;|]+/(?:(?:artifacts|checkpoints|ledger|logs|outputs|phases|reports|state|tmp)(?:/|(?=[.:]?(?:[\s`'"()\[\],;|]|$)))|[^/\s`'"()\[\],;|]*\.[A-Za-z][A-Za-z0-9]{0,7}(?=[.:]?(?:[\s`'"()\[\],;|]|$))))""",
-        "any",
-        "run path without the <family>/ segment",
-        "use .autonomous_runs/<project>/runs/<family>/<run_id>/",
-        "the family segment is part of every run path (autopack.domain.layout): "
-        "a run id, a run's file or a run subfolder never sits directly under runs/<name>/",
-    ),
-)
 
 
 def _title(stem: str) -> str:
@@ -101,6 +61,8 @@ def render_init(project: str, files: list[str], registry_path: str) -> str:
         f"# Check with: autopack docs drift --registry {registry_path}",
         "schema_version = 1",
         f"project = {_toml_string(project)}",
+        "# Built-in drift rules: machine paths (home directories) and Autopack's run layout.",
+        "rule_sets = ['machine-paths', 'run-layout']",
         "",
         "[docs]",
         "# Living docs describe things as they are: drift rules apply. Paths or globs;",
@@ -129,19 +91,18 @@ def render_init(project: str, files: list[str], registry_path: str) -> str:
         "exclude = []",
         "",
         "# Drift rules: a Python regex, a scope (prose, code or any), what is wrong,",
-        "# how to fix it and why the rule exists. Add your own below.",
+        "# how to fix it and why the rule exists.",
     ]
-    for rule in STARTER_RULES:
-        lines += [
-            "[[drift_rules]]",
-            f"id = {_toml_string(rule.id)}",
-            f"pattern = {_toml_string(rule.pattern)}",
-            f"scope = {_toml_string(rule.scope)}",
-            f"message = {_toml_string(rule.message)}",
-            f"fix = {_toml_string(rule.fix)}",
-            f"reason = {_toml_string(rule.reason)}",
-            "",
-        ]
+    lines += [
+        "# [[drift_rules]]",
+        "# id = 'NO-FOO'",
+        "# pattern = '\\bfoo\\b'",
+        "# scope = 'prose'",
+        "# message = 'foo is gone'",
+        "# fix = 'say bar'",
+        "# reason = 'foo was renamed bar'",
+        "",
+    ]
     lines += [
         "# Optional sections, see docs/DOCS_GOVERNANCE.md in Autopack:",
         "# [summary]    file = 'README.md', refresh_command = '...'  (block from the ledgers)",

@@ -145,6 +145,8 @@ class Registry(_Strict):
     links: LinksSpec | None = None
     workspace: WorkspaceSpec | None = None
     drift_rules: list[DriftRule] | None = None
+    # Built-in rule sets (autopack.governance.rulesets) applied with drift_rules.
+    rule_sets: list[Literal["machine-paths", "run-layout"]] = []
     entrypoints: list[Entrypoint] = []
     ports: dict[str, int] = {}
     env_template: str | None = None

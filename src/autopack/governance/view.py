@@ -37,6 +37,8 @@ class RepoView:
         self._use_cache = cache
         self._cache: FactsCache | None = None
         self._living: tuple[list[str], set[str], set[str]] | None = None
+        # Docs a living glob selected and docs.exclude took out (vendored, generated).
+        self.excluded: set[str] = set()
         self._dirs: frozenset[str] | None = None
         self._facts: dict[str, MarkdownFacts] = {}
         self._texts: dict[str, str] = {}
@@ -75,7 +77,9 @@ class RepoView:
                     if (path in exact or hits) and path not in ledgers:
                         excluded = [g for g in docs.exclude if glob_match(g, path)]
                         used_excludes.update(excluded)
-                        if not excluded:
+                        if excluded:
+                            self.excluded.add(path)
+                        else:
                             living.add(path)
             self._living = (sorted(living), used, used_excludes)
         return self._living
