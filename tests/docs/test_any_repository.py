@@ -334,3 +334,80 @@ def test_a_plain_directory_walk_honours_nested_gitignores(tmp_path: Path) -> Non
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text, encoding="utf-8")
     assert walk_files(tmp_path) == [".gitignore", "a/.gitignore", "a/keep.tmp", "b/local.md"]
+
+
+def _tiny(tmp_path: Path, registry: str, name: str = "reg.toml") -> Path:
+    root = tmp_path / "tiny"
+    (root / "docs").mkdir(parents=True)
+    (root / "README.md").write_text("# Tiny\n\nSee [docs](docs/a.md).\n", encoding="utf-8")
+    (root / "docs" / "a.md").write_text("# A\n", encoding="utf-8")
+    (root / name).write_text(registry, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("registry", "message"),
+    [
+        ("schema_version = 1\n[docs\n", "reg.toml: invalid TOML"),
+        ("schema_version = 1\n[docs]\nliving = 'README.md'\n", "reg.toml: docs.living"),
+        ("schema_version = 1\nrule_sets = ['no-such-set']\n", "reg.toml: rule_sets.0"),
+    ],
+)
+def test_a_bad_toml_registry_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], registry: str, message: str
+) -> None:
+    root = _tiny(tmp_path, registry)
+    code, out, err = run_cli(capsys, "docs", "drift", "--root", str(root), "--registry", "reg.toml")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {message}"), err
+
+
+def test_a_missing_registry_file_names_the_given_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tiny(tmp_path, "schema_version = 1\n")
+    code, _, err = run_cli(capsys, "docs", "links", "--root", str(root), "--registry", "nope.toml")
+    assert code == 2
+    assert err.strip() == f"error: nope.toml: registry not found under {root}"
+
+
+def test_stale_scope_globs_and_duplicated_builtin_rules_are_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = """schema_version = 1
+rule_sets = ['machine-paths']
+[docs]
+living = ['**/*.md', 'guides/**']
+exclude = ['vendor/**']
+[links]
+include = ['docs/**', 'site/**']
+[[drift_rules]]
+id = 'ABS-PATH'
+pattern = 'x'
+scope = 'any'
+message = 'm'
+fix = 'f'
+reason = 'r'
+"""
+    root = _tiny(tmp_path, registry)
+    reg = ("--root", str(root), "--registry", "reg.toml")
+    code, out, _ = run_cli(capsys, "docs", "drift", *reg)
+    assert code == 1
+    assert "RATCHET-STALE docs.living: 'guides/**' matches nothing" in out
+    assert "RATCHET-STALE docs.exclude: 'vendor/**' matches nothing" in out
+    assert "reg.toml:9:6: RULE-DUPLICATE drift rule ABS-PATH is also in a rule set" in out
+    code, out, _ = run_cli(capsys, "docs", "links", *reg)
+    assert code == 1
+    assert "RATCHET-STALE links.include: 'site/**' matches nothing" in out
+    assert "links: 1 finding(s) (external_skipped 0, files 1, links 0)" in out
+
+
+def test_init_refuses_a_json_name_and_a_missing_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, "docs", "init", "--root", str(tmp_path), "--registry", "x.json")
+    assert code == 2
+    assert "init writes TOML" in err
+    code, _, err = run_cli(capsys, "docs", "init", "--root", str(tmp_path / "nope"))
+    assert code == 2
+    assert "no such directory" in err

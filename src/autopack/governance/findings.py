@@ -112,11 +112,6 @@ def locate(text: str, value: str) -> tuple[int, int]:
     return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
-def json_line(text: str, value: str) -> int:
-    """Line of the first quoted ``value`` in the registry text (1 if absent)."""
-    return locate(text, value)[0]
-
-
 def registry_finding(
     registry_path: str, registry_text: str, entry: str, rule: str, message: str, fix: str
 ) -> Finding:
