@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from autopack.governance.view import RepoView
 
 app = typer.Typer(
-    help="Docs governance: drift rules, offline links and anchors, the README summary block.",
+    help="Docs governance: drift rules, offline links and anchors, the README summary block; "
+    "init writes a starter registry.",
     no_args_is_help=True,
 )
 workspace_app = typer.Typer(
