@@ -14,7 +14,7 @@ import pytest
 
 from autopack.cli.app import main
 from autopack.governance.markdown import MarkdownFacts, parse_markdown
-from autopack.governance.registry import REGISTRY_PATH, Registry, load_registry
+from autopack.governance.registry import REGISTRY_PATH, LedgerSpec, Registry, load_registry
 from autopack.governance.repo import list_repo_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,8 +24,16 @@ def registry() -> Registry:
     return load_registry(REPO).registry
 
 
+def ledger_specs() -> list[LedgerSpec]:
+    docs = registry().docs
+    assert docs is not None
+    return docs.ledgers
+
+
 def living_docs() -> list[str]:
-    return registry().docs.living
+    docs = registry().docs
+    assert docs is not None
+    return docs.living
 
 
 def read(rel: str, root: Path = REPO) -> str:
@@ -60,6 +68,7 @@ def minimal_registry(**overrides: Any) -> dict[str, Any]:
         "project": "sample",
         "docs": {"living": ["README.md"], "ledgers": []},
         "summary": {"file": "README.md", "refresh_command": "refresh --execute"},
+        "links": {},
         "workspace": {"top_level": ["README.md", "docs/"]},
         "drift_rules": [],
     }

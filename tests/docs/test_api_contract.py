@@ -95,3 +95,14 @@ def test_the_reader_sees_every_endpoint_heading(tmp_path: Path) -> None:
         ("GET", "/a/{id}", "public", (200, 404)),
         ("DELETE", "/b", "X-API-Key", (204,)),
     ]
+
+
+@pytest.mark.aspirational
+@pytest.mark.xfail(strict=True, reason="GAP-037 is planned: no operator console is served yet")
+def test_the_operator_console_is_served(app: FastAPI) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:
+        page = client.get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")

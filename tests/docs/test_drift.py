@@ -40,7 +40,7 @@ def test_scope_decides_prose_or_code(
     assert code == 1
     found = [line.split(":")[1] for line in out.splitlines() if "NO-FOO" in line]
     assert found == lines
-    assert f"README.md:{lines[0]}: NO-FOO foo is gone (fix: say bar)" in out
+    assert f"README.md:{lines[0]}:1: NO-FOO foo is gone [foo] (fix: say bar)" in out
     assert "docs/LOG.md" not in out  # ledgers are exempt
 
 
@@ -57,7 +57,7 @@ def test_allow_entry_exempts_exactly_that_line(
     root = _repo(tmp_path, {**RULE, "scope": "any", "allow": allow})
     code, out, _ = run_cli(capsys, "docs", "drift", "--root", str(root))
     assert code == 1
-    assert "README.md:6: NO-FOO" in out
+    assert "README.md:6:1: NO-FOO" in out
     assert "README.md:3:" not in out
 
 
@@ -92,7 +92,7 @@ def test_unclassified_and_missing_docs_fail(
     (root / "docs" / "LOG.md").unlink()
     code, out, _ = run_cli(capsys, "docs", "drift", "--root", str(root))
     assert code == 1
-    assert "docs/NEW.md:1: DOCS-UNCLASSIFIED" in out
+    assert "docs/NEW.md:1:1: DOCS-UNCLASSIFIED" in out
     assert "DOCS-MISSING docs/LOG.md is in the registry but not in the repository" in out
 
 

@@ -17,7 +17,9 @@ DOC = "# Title\n\n## Part `one`\n\n[self](#part-one) [img](pic.png)\n\n```bash\n
 
 
 def _cache_file(root: Path) -> Path:
-    return git_dir(root) / "autopack" / CACHE_NAME
+    directory = git_dir(root)
+    assert directory is not None
+    return directory / "autopack" / CACHE_NAME
 
 
 def _repo(tmp_path: Path) -> Path:
@@ -55,7 +57,7 @@ def test_a_changed_file_is_parsed_again(tmp_path: Path, capsys: pytest.CaptureFi
     )
     code, out, _ = run_cli(capsys, "docs", "links", "--root", str(root))
     assert code == 1
-    assert "README.md:3: LINK-ANCHOR" in out
+    assert "README.md:3:5: LINK-ANCHOR" in out
 
 
 @pytest.mark.parametrize(

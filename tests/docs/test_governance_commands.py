@@ -78,7 +78,7 @@ def test_non_ascii_in_findings_is_escaped(repo: Path, capsys: pytest.CaptureFixt
     code, out, _ = run_cli(capsys, "docs", "links", "--root", str(repo))
     assert code == 1
     out.encode("ascii")
-    assert "docs/NOTES.md:3: LINK-ANCHOR" in out
+    assert "docs/NOTES.md:3:5: LINK-ANCHOR" in out
     assert "#caf\\xe9-nope" in out
 
 
@@ -93,7 +93,8 @@ def test_injected_legacy_run_path_is_caught(repo: Path, capsys: pytest.CaptureFi
     code, out, _ = run_cli(capsys, "docs", "drift", "--root", str(repo))
     assert code == 1
     assert (
-        f"docs/ARCHITECTURE.md:{line}: RUN-LAYOUT-NO-FAMILY run path without the <family>/ segment "
+        f"docs/ARCHITECTURE.md:{line}:20: RUN-LAYOUT-NO-FAMILY run path without the <family>/ "
+        "segment [.autonomous_runs/<project>/runs/<run_id>] "
         "(fix: use .autonomous_runs/<project>/runs/<family>/<run_id>/)"
     ) in out
     assert out.strip().splitlines()[-1].startswith("drift: 1 finding(s)")
@@ -120,7 +121,7 @@ def test_injected_broken_anchor_is_caught(repo: Path, capsys: pytest.CaptureFixt
     code, out, _ = run_cli(capsys, "docs", "links", "--root", str(repo))
     assert code == 1
     assert (
-        f"docs/INDEX.md:{line}: LINK-ANCHOR link 'CONFIG_GUIDE.md#no-such-setting': "
+        f"docs/INDEX.md:{line}:19: LINK-ANCHOR link 'CONFIG_GUIDE.md#no-such-setting': "
         "no heading or id #no-such-setting in docs/CONFIG_GUIDE.md"
     ) in out
 
@@ -136,7 +137,7 @@ def test_injected_hand_edit_of_summary_is_caught(
     line = text.splitlines().index(SUMMARY_START) + 1
     code, out, _ = run_cli(capsys, "docs", "summary", "--check", "--root", str(repo))
     assert code == 1
-    assert f"README.md:{line}: SUMMARY-HAND-EDITED summary block was edited by hand" in out
+    assert f"README.md:{line}:1: SUMMARY-HAND-EDITED summary block was edited by hand" in out
     assert "-| Ledger | Entries (edited) | Latest |" in out
     assert run_cli(capsys, "docs", "summary", "--execute", "--root", str(repo))[0] == 1
     assert readme.read_text(encoding="utf-8") == edited
@@ -148,7 +149,7 @@ def test_injected_unknown_top_level_file_is_caught(
     (repo / "notes.txt").write_text("scratch\n", encoding="utf-8")
     code, out, _ = run_cli(capsys, "workspace", "verify", "--root", str(repo))
     assert code == 1
-    assert "notes.txt:1: WS-TOP-LEVEL unknown top-level entry 'notes.txt'" in out
+    assert "notes.txt:1:1: WS-TOP-LEVEL unknown top-level entry 'notes.txt'" in out
 
 
 def test_stale_top_level_entry_is_caught(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from docs_support import facts, read, registry
+from docs_support import facts, ledger_specs, read
 
 from autopack.governance.ledgers import parse_ledger
 from autopack.governance.markdown import parse_markdown
 from autopack.governance.registry import LedgerSpec
 
-LEDGERS = registry().docs.ledgers
+LEDGERS = ledger_specs()
 
 
 @pytest.mark.parametrize("spec", LEDGERS, ids=lambda s: s.path)

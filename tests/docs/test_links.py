@@ -112,4 +112,4 @@ def test_ignored_files_do_not_count_as_targets(
     root = make_repo(tmp_path, files, reg)
     code, out, _ = run_cli(capsys, "docs", "links", "--root", str(root))
     assert code == 1
-    assert "README.md:3: LINK-FILE" in out
+    assert "README.md:3:9: LINK-FILE" in out

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docs_support import REPO, living_docs, registry
+from docs_support import REPO, ledger_specs, living_docs
 from markdown_it import MarkdownIt
 
 from autopack.domain.errors import InvalidInputError
@@ -111,7 +111,7 @@ def _reference(text: str) -> tuple[set[tuple[int, str]], set[str]]:
     return links, anchors
 
 
-@pytest.mark.parametrize("rel", [*living_docs(), *[spec.path for spec in registry().docs.ledgers]])
+@pytest.mark.parametrize("rel", [*living_docs(), *[spec.path for spec in ledger_specs()]])
 def test_fast_parse_equals_the_full_pipeline_on_every_doc(rel: str) -> None:
     text = (REPO / rel).read_text(encoding="utf-8")
     facts = parse_markdown(text)
@@ -260,14 +260,16 @@ def test_view_reads_each_parsed_file_once(tmp_path: Path, monkeypatch: pytest.Mo
     (tmp_path / "b.md").write_text("# B\n", encoding="utf-8")
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     reads: list[str] = []
-    real = markdown_module.read_bytes
+    from autopack.governance import markdown_files
+
+    real = markdown_files.read_bytes
 
     def counting(root: Path, rel: str) -> bytes:
         reads.append(rel)
         return real(root, rel)
 
     monkeypatch.setattr(view_module, "read_bytes", counting)
-    monkeypatch.setattr(view_module, "load_registry", lambda root: None)
+    monkeypatch.setattr(view_module, "load_registry", lambda root, registry: None)
     monkeypatch.setattr(view_module, "read_text", lambda root, rel: pytest.fail(f"re-read {rel}"))
     view = view_module.RepoView(tmp_path)
     view.facts(["a.md", "b.md"])

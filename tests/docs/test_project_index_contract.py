@@ -35,6 +35,8 @@ def test_registry_loads_and_names_its_own_format() -> None:
 
 def test_every_listed_file_exists() -> None:
     reg = registry()
+    assert reg.docs is not None
+    assert reg.summary is not None
     listed = [
         *reg.docs.living,
         *reg.ledger_paths,

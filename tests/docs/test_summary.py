@@ -125,7 +125,7 @@ def test_hand_edit_is_detected_and_refused(
     code, out = _summary(capsys, root, "--check")
     assert code == 1
     assert "-- DEC-001: Use SQLite forever" in out
-    assert "README.md:5: SUMMARY-HAND-EDITED summary block was edited by hand" in out
+    assert "README.md:5:1: SUMMARY-HAND-EDITED summary block was edited by hand" in out
     code, out = _summary(capsys, root, "--execute")
     assert code == 1
     assert readme.read_text(encoding="utf-8") == edited  # refused: nothing written
@@ -193,7 +193,7 @@ def test_missing_markers_are_a_finding(tmp_path: Path, capsys: pytest.CaptureFix
     root = _repo(tmp_path, readme="# Sample\n")
     code, out = _summary(capsys, root, "--execute")
     assert code == 1
-    assert "README.md:1: SUMMARY-MARKERS" in out
+    assert "README.md:1:1: SUMMARY-MARKERS" in out
 
 
 def test_check_and_execute_together_is_bad_input(

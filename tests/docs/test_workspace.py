@@ -43,11 +43,14 @@ def test_clean_repository_passes(tmp_path: Path, capsys: pytest.CaptureFixture[s
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"notes.txt": "x"}, "notes.txt:1: WS-TOP-LEVEL unknown top-level entry 'notes.txt'"),
-        ({"tmp/x.py": ""}, "tmp/x.py:1: WS-TOP-LEVEL unknown top-level entry 'tmp/'"),
-        ({"docs/x.txt": ""}, "docs/x.txt:1: WS-PLACEMENT 'x.txt' is not allowed under docs/"),
-        ({"src/other.py": ""}, "src/other.py:1: WS-PLACEMENT 'other.py' is not allowed under src/"),
-        ({"src/pkg/state.db": ""}, "src/pkg/state.db:1: WS-FORBIDDEN matches forbidden pattern"),
+        ({"notes.txt": "x"}, "notes.txt:1:1: WS-TOP-LEVEL unknown top-level entry 'notes.txt'"),
+        ({"tmp/x.py": ""}, "tmp/x.py:1:1: WS-TOP-LEVEL unknown top-level entry 'tmp/'"),
+        ({"docs/x.txt": ""}, "docs/x.txt:1:1: WS-PLACEMENT 'x.txt' is not allowed under docs/"),
+        (
+            {"src/other.py": ""},
+            "src/other.py:1:1: WS-PLACEMENT 'other.py' is not allowed under src/",
+        ),
+        ({"src/pkg/state.db": ""}, "src/pkg/state.db:1:1: WS-FORBIDDEN matches forbidden pattern"),
     ],
 )
 def test_misplaced_files_fail(
@@ -66,8 +69,8 @@ def test_tracked_ignored_file_is_still_seen(
     subprocess.run(["git", "-C", str(root), "add", "-f", ".env"], check=True)
     code, out = _verify(capsys, root)
     assert code == 1
-    assert ".env:1: WS-FORBIDDEN" in out
-    assert ".env:1: WS-TOP-LEVEL" in out
+    assert ".env:1:1: WS-FORBIDDEN" in out
+    assert ".env:1:1: WS-TOP-LEVEL" in out
 
 
 def test_allowlist_entries_that_match_nothing_fail(
@@ -137,12 +140,12 @@ def test_run_tree_violations_fail(
     assert expected in out
 
 
-def test_not_a_git_work_tree_is_bad_input(
+def test_a_plain_directory_is_checked_without_git(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = _repo(tmp_path)
     subprocess.run(["rm", "-rf", str(root / ".git")], check=True)
-    code, _, err = run_cli(capsys, "workspace", "verify", "--root", str(root))
-    assert code == 2
-    assert err.startswith("error: ")
-    assert "not a usable git work tree" in err
+    (root / "notes.txt").write_text("x\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "workspace", "verify", "--root", str(root))
+    assert (code, err) == (1, "")
+    assert "notes.txt:1:1: WS-TOP-LEVEL unknown top-level entry 'notes.txt'" in out

@@ -16,11 +16,12 @@ from autopack.governance.findings import (
     Finding,
     Report,
     glob_match,
-    json_line,
     ratchet_order,
     ratchet_unused,
+    registry_finding,
 )
-from autopack.governance.registry import DriftRule
+from autopack.governance.registry import DocsSpec, DriftRule, is_glob
+from autopack.governance.rulesets import RULE_SETS, drift_rules_of
 from autopack.governance.view import RepoView
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -33,35 +34,52 @@ def _scoped(rule: DriftRule, is_code: bool) -> bool:
 def check_classification(view: RepoView) -> list[Finding]:
     """Every Markdown file is living, a ledger or explicitly unclassified, and exists."""
     loaded = view.loaded
-    docs = view.registry.docs
+    docs = view.registry.docs or DocsSpec()
     findings = ratchet_order(loaded.path, loaded.text, "docs.living", docs.living)
+    findings += ratchet_order(loaded.path, loaded.text, "docs.exclude", docs.exclude)
     findings += ratchet_order(loaded.path, loaded.text, "docs.ledgers", view.registry.ledger_paths)
     findings += ratchet_order(
         loaded.path, loaded.text, "docs.unclassified_allow", docs.unclassified_allow
     )
-    classified = set(docs.living) | set(view.registry.ledger_paths)
-    both = set(docs.living) & set(view.registry.ledger_paths)
-    for path in sorted(both):
+    ledgers = set(view.registry.ledger_paths)
+    exact_living = {entry for entry in docs.living if not is_glob(entry)}
+    for path in sorted(exact_living & ledgers):
         findings.append(
-            Finding(
+            registry_finding(
                 loaded.path,
-                json_line(loaded.text, path),
+                loaded.text,
+                path,
                 "DOCS-DOUBLE",
                 f"{path} is listed as living and as a ledger",
                 "keep it in one list",
             )
         )
-    for path in sorted(classified):
+    for path in sorted(exact_living | ledgers):
         if not view.exists(path):
             findings.append(
-                Finding(
+                registry_finding(
                     loaded.path,
-                    json_line(loaded.text, path),
+                    loaded.text,
+                    path,
                     "DOCS-MISSING",
                     f"{path} is in the registry but not in the repository",
                     "restore the file or remove it from the registry",
                 )
             )
+    living, used_living, used_excludes = view.resolve_living()
+    findings += ratchet_unused(
+        loaded.path,
+        loaded.text,
+        "docs.living",
+        [g for g in docs.living if is_glob(g) and g not in used_living],
+    )
+    findings += ratchet_unused(
+        loaded.path,
+        loaded.text,
+        "docs.exclude",
+        [g for g in docs.exclude if g not in used_excludes],
+    )
+    classified = set(living) | ledgers | view.excluded
     used: set[str] = set()
     for path in view.markdown_files():
         if path in classified:
@@ -90,14 +108,31 @@ def check_classification(view: RepoView) -> list[Finding]:
 
 def check_drift(view: RepoView) -> Report:
     loaded = view.loaded
-    rules = view.registry.drift_rules
     report = Report("drift")
+    if view.registry.docs is None:
+        report.skipped = f"no docs section in {loaded.path}"
+        return report
+    own = view.registry.drift_rules or []
+    rules = drift_rules_of(view.registry)
     report.findings += check_classification(view)
-    report.findings += ratchet_order(loaded.path, loaded.text, "drift_rules", [r.id for r in rules])
+    report.findings += ratchet_order(loaded.path, loaded.text, "drift_rules", [r.id for r in own])
+    report.findings += ratchet_order(loaded.path, loaded.text, "rule_sets", view.registry.rule_sets)
+    builtin = {rule.id for name in view.registry.rule_sets for rule in RULE_SETS[name]}
+    report.findings += [
+        registry_finding(
+            loaded.path,
+            loaded.text,
+            rule.id,
+            "RULE-DUPLICATE",
+            f"drift rule {rule.id} is also in a rule set named in rule_sets",
+            "delete the registry's copy or leave out the rule set",
+        )
+        for rule in own
+        if rule.id in builtin
+    ]
     compiled = [(rule, rule.regex()) for rule in rules]
     used: set[tuple[str, str]] = set()
-    living = [path for path in view.registry.docs.living if view.exists(path)]
-    facts = view.facts(living)
+    living = view.living_docs()
     lines_scanned = 0
     for path in living:
         text = view.text(path)
@@ -105,27 +140,41 @@ def check_drift(view: RepoView) -> Report:
         # Whole-text search per rule: a pattern that starts with a literal is
         # scanned for at C speed, far faster than every rule on every line.
         hits = [
-            (rule, [m.start() for m in regex.finditer(text)])
+            (rule, list(regex.finditer(text)))
             for rule, regex in compiled
             if any(glob_match(glob, path) for glob in rule.paths)
         ]
-        if not any(positions for _, positions in hits):
-            continue
+        if not any(matches for _, matches in hits):
+            continue  # a clean file is never parsed
         # Line breaks as the Markdown parser counts them (\r\n, \r, \n), and the
         # offset where each line starts, to turn a match position into a line.
         lines = _LINE_END.split(text)
         starts = [0, *(m.end() for m in _LINE_END.finditer(text))]
-        code = facts[path].code_lines()
-        for rule, positions in hits:
-            for number in sorted({bisect_right(starts, pos) for pos in positions}):
-                line = lines[number - 1]
-                if not _scoped(rule, number in code):
+        code = view.facts_of(path).code_lines()
+        for rule, matches in hits:
+            seen_lines: set[int] = set()
+            for match in matches:
+                number = bisect_right(starts, match.start())
+                if number in seen_lines or not _scoped(rule, number in code):
                     continue
+                seen_lines.add(number)  # one finding per rule and line, at its first match
+                line = lines[number - 1]
                 allowed = [a for a in rule.allow if a.path == path and a.contains in line]
                 if allowed:
                     used.update((rule.id, a.key) for a in allowed)
                     continue
-                report.findings.append(Finding(path, number, rule.id, rule.message, rule.fix))
+                report.findings.append(
+                    Finding(
+                        path,
+                        number,
+                        rule.id,
+                        rule.message,
+                        rule.fix,
+                        column=match.start() - starts[number - 1] + 1,
+                        matched=_shown(match.group(0)),
+                        reason=rule.reason,
+                    )
+                )
     for rule in rules:
         keys = [a.key for a in rule.allow]
         report.findings += ratchet_order(loaded.path, loaded.text, f"{rule.id}.allow", keys)
@@ -137,3 +186,9 @@ def check_drift(view: RepoView) -> Report:
         )
     report.stats = {"living_docs": len(living), "rules": len(rules), "lines": lines_scanned}
     return report
+
+
+def _shown(matched: str) -> str:
+    """The matched text on one line, cut to a readable length."""
+    flat = " ".join(matched.split())
+    return flat if len(flat) <= 120 else flat[:117] + "..."

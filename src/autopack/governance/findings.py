@@ -8,19 +8,36 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem, printed as ``path:line: RULE-ID message (fix: hint)``."""
+    """One problem, printed as ``path:line:column: RULE-ID message [matched] (fix: hint)``.
+
+    ``column`` is 1-based; ``matched`` is the text the rule matched (empty when
+    the problem is the file as a whole); ``reason`` is why the rule exists
+    (shown with ``--verbose``).
+    """
 
     path: str
     line: int
     rule: str
     message: str
     fix: str = ""
+    column: int = 1
+    matched: str = ""
+    reason: str = ""
 
-    def render(self) -> str:
-        text = f"{self.path}:{self.line}: {self.rule} {self.message}"
-        return f"{text} (fix: {self.fix})" if self.fix else text
+    def sort_key(self) -> tuple[str, int, int, str, str, str]:
+        return (self.path, self.line, self.column, self.rule, self.message, self.matched)
+
+    def render(self, *, verbose: bool = False) -> str:
+        text = f"{self.path}:{self.line}:{self.column}: {self.rule} {self.message}"
+        if self.matched:
+            text += f" [{self.matched}]"
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        if verbose and self.reason:
+            text += f"\n    why: {self.reason}"
+        return text
 
 
 @dataclass(slots=True)
@@ -30,15 +47,19 @@ class Report:
     check: str
     findings: list[Finding] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    # Set when the registry has no section for this check: nothing was checked.
+    skipped: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.findings
 
     def sorted_findings(self) -> list[Finding]:
-        return sorted(set(self.findings))
+        return sorted(set(self.findings), key=Finding.sort_key)
 
     def summary_line(self) -> str:
+        if self.skipped is not None:
+            return f"{self.check}: skipped ({self.skipped})"
         counts = ", ".join(f"{key} {value}" for key, value in sorted(self.stats.items()))
         verdict = "ok" if self.ok else f"{len(set(self.findings))} finding(s)"
         return f"{self.check}: {verdict} ({counts})" if counts else f"{self.check}: {verdict}"
@@ -78,10 +99,25 @@ def glob_match(pattern: str, path: str) -> bool:
     return glob_regex(pattern).fullmatch(path) is not None
 
 
-def json_line(text: str, value: str) -> int:
-    """Line of the first occurrence of ``"value"`` in a JSON text (1 if absent)."""
-    index = text.find(f'"{value}"')
-    return text.count("\n", 0, index) + 1 if index >= 0 else 1
+def locate(text: str, value: str) -> tuple[int, int]:
+    """(line, column) of the first quoted ``value`` in a JSON or TOML text ((1, 1) if absent)."""
+    index = -1
+    for quoted in (f'"{value}"', f"'{value}'", value):
+        index = text.find(quoted)
+        if index >= 0:
+            break
+    if index < 0:
+        return 1, 1
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def registry_finding(
+    registry_path: str, registry_text: str, entry: str, rule: str, message: str, fix: str
+) -> Finding:
+    """A finding about one registry entry, pointing at where the entry is written."""
+    line, column = locate(registry_text, entry)
+    return Finding(registry_path, line, rule, message, fix, column=column, matched=entry)
 
 
 def ratchet_order(
@@ -93,9 +129,10 @@ def ratchet_order(
     for entry in entries:
         if entry in seen:
             findings.append(
-                Finding(
+                registry_finding(
                     registry_path,
-                    json_line(registry_text, entry),
+                    registry_text,
+                    entry,
                     "RATCHET-DUPLICATE",
                     f"{name}: {entry!r} is listed twice",
                     "remove the duplicate",
@@ -105,9 +142,10 @@ def ratchet_order(
     if list(entries) != sorted(entries):
         first = next(a for a, b in zip(entries, sorted(entries), strict=True) if a != b)
         findings.append(
-            Finding(
+            registry_finding(
                 registry_path,
-                json_line(registry_text, first),
+                registry_text,
+                first,
                 "RATCHET-UNSORTED",
                 f"{name} is not sorted (first out of place: {first!r})",
                 "sort the list",
@@ -121,9 +159,10 @@ def ratchet_unused(
 ) -> list[Finding]:
     """An allowlist entry that matches nothing is a hole waiting to be used: fail."""
     return [
-        Finding(
+        registry_finding(
             registry_path,
-            json_line(registry_text, entry),
+            registry_text,
+            entry,
             "RATCHET-STALE",
             f"{name}: {entry!r} matches nothing",
             "delete the entry",

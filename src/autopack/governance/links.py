@@ -13,7 +13,7 @@ import re
 from urllib.parse import unquote
 
 from autopack.governance.findings import Finding, Report, glob_match, ratchet_order, ratchet_unused
-from autopack.governance.markdown import is_markdown
+from autopack.governance.markdown_files import is_markdown
 from autopack.governance.view import RepoView
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -37,17 +37,27 @@ def check_links(view: RepoView) -> Report:
     loaded = view.loaded
     spec = view.registry.links
     report = Report("links")
+    if spec is None:
+        report.skipped = f"no links section in {loaded.path}"
+        return report
+    report.findings += ratchet_order(loaded.path, loaded.text, "links.include", spec.include)
     report.findings += ratchet_order(loaded.path, loaded.text, "links.exclude", spec.exclude)
     report.findings += ratchet_order(loaded.path, loaded.text, "links.ignore", spec.ignore)
+    used_includes: set[str] = set()
     used_excludes: set[str] = set()
     sources: list[str] = []
     for path in view.markdown_files():
+        included = [glob for glob in spec.include if glob_match(glob, path)]
+        used_includes.update(included)
+        if not included:
+            continue
         hits = [glob for glob in spec.exclude if glob_match(glob, path)]
         used_excludes.update(hits)
         if not hits:
             sources.append(path)
     # Anchor targets outside the scanned set (excluded files) are parsed on demand.
     facts = view.facts(sources)
+    texts: dict[str, list[str]] = {}
     ignore = set(spec.ignore)
     used_ignores: set[str] = set()
     local = external = 0
@@ -66,7 +76,21 @@ def check_links(view: RepoView) -> Report:
                 used_ignores.add(key)
                 continue
             rule, message, fix = problem
-            report.findings.append(Finding(source, link.line, rule, message, fix))
+            if source not in texts:
+                texts[source] = view.text(source).splitlines()
+            lines = texts[source]
+            row = lines[link.line - 1] if 0 < link.line <= len(lines) else ""
+            column = row.find(link.href) + 1 or 1
+            report.findings.append(
+                Finding(source, link.line, rule, message, fix, column=column, matched=link.href)
+            )
+    if "include" in spec.model_fields_set:
+        report.findings += ratchet_unused(
+            loaded.path,
+            loaded.text,
+            "links.include",
+            [g for g in spec.include if g not in used_includes],
+        )
     report.findings += ratchet_unused(
         loaded.path,
         loaded.text,

@@ -28,9 +28,8 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
-from autopack.domain.errors import InvalidInputError
+from autopack.governance.markdown_files import read_text
 
-MARKDOWN_SUFFIXES = (".md", ".markdown")
 # Below this many files a process pool costs more than it saves.
 PARALLEL_MIN_FILES = 200
 # Files per unit of work handed to a helper process (or parsed by this one).
@@ -285,31 +284,6 @@ def _collect_inline(
             spans.append(InlineCode(line, child.content))
 
 
-def read_bytes(root: Path, rel: str) -> bytes:
-    """A repository file's bytes; unreadable is bad input (exit 2)."""
-    try:
-        return (root / rel).read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(
-            f"{rel}: cannot read: {exc.strerror}", code="unreadable_file"
-        ) from exc
-
-
-def decode_text(rel: str, data: bytes) -> str:
-    """A file's bytes as text; non-UTF-8 is bad input (exit 2)."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(
-            f"{rel}: not UTF-8 text (byte {exc.start})", code="unreadable_file"
-        ) from exc
-
-
-def read_text(root: Path, rel: str) -> str:
-    """A repository file as text; unreadable or non-UTF-8 is bad input (exit 2)."""
-    return decode_text(rel, read_bytes(root, rel))
-
-
 # Facts as plain lists and tuples: what helper processes send back (pickling
 # thousands of frozen dataclasses costs more than a second CPU saves) and what
 # the facts cache stores as JSON. Code block text is not kept.
@@ -461,7 +435,3 @@ def collect_facts(
 ) -> dict[str, MarkdownFacts]:
     """Read and parse many files (see ``parse_many``); each file is read once, here."""
     return parse_many({rel: read_text(root, rel) for rel in rels}, jobs=jobs)
-
-
-def is_markdown(rel: str) -> bool:
-    return rel.lower().endswith(MARKDOWN_SUFFIXES)

@@ -22,7 +22,7 @@ from autopack.governance.registry import SUMMARY_END, SUMMARY_START
 from autopack.governance.view import RepoView
 
 _FINGERPRINT = re.compile(r"fingerprint=sha256:([0-9a-f]{16})")
-State = Literal["ok", "stale", "hand-edited", "no-block", "bad-ledgers"]
+State = Literal["ok", "stale", "hand-edited", "no-block", "bad-ledgers", "skipped"]
 
 
 @dataclass(slots=True)
@@ -87,9 +87,10 @@ def render_block(ledgers: list[Ledger], summary_file: str, refresh_command: str)
 def load_ledgers(view: RepoView) -> tuple[list[Ledger], list[Finding]]:
     ledgers: list[Ledger] = []
     findings: list[Finding] = []
-    specs = [spec for spec in view.registry.docs.ledgers if view.exists(spec.path)]
+    all_specs = view.registry.docs.ledgers if view.registry.docs else []
+    specs = [spec for spec in all_specs if view.exists(spec.path)]
     facts = view.facts([spec.path for spec in specs])
-    for spec in view.registry.docs.ledgers:
+    for spec in all_specs:
         if not view.exists(spec.path):
             findings.append(
                 Finding(
@@ -108,6 +109,9 @@ def evaluate_summary(
 ) -> SummaryOutcome:
     spec = view.registry.summary
     report = Report("summary")
+    if spec is None:
+        report.skipped = f"no summary section in {view.loaded.path}"
+        return SummaryOutcome(report, "skipped", "")
     ledgers, ledger_findings = load_ledgers(view)
     report.stats = {"ledgers": len(ledgers), "entries": sum(len(x.entries) for x in ledgers)}
     if ledger_findings:

@@ -26,9 +26,9 @@ from autopack.governance.findings import (
     Finding,
     Report,
     glob_match,
-    json_line,
     ratchet_order,
     ratchet_unused,
+    registry_finding,
 )
 from autopack.governance.view import RepoView
 
@@ -42,6 +42,9 @@ def check_workspace(view: RepoView) -> Report:
     loaded = view.loaded
     spec = view.registry.workspace
     report = Report("workspace")
+    if spec is None:
+        report.skipped = f"no workspace section in {loaded.path}"
+        return report
     findings = report.findings
     findings += ratchet_order(loaded.path, loaded.text, "workspace.top_level", spec.top_level)
     findings += ratchet_order(
@@ -57,9 +60,10 @@ def check_workspace(view: RepoView) -> Report:
         )
         if not directory.endswith("/"):
             findings.append(
-                Finding(
+                registry_finding(
                     loaded.path,
-                    json_line(loaded.text, directory),
+                    loaded.text,
+                    directory,
                     "WS-REGISTRY",
                     f"workspace.directories key {directory!r} must end with '/'",
                     "",
