@@ -3,7 +3,7 @@
 PostgreSQL comes from AUTOPACK_TEST_PG_URL (the bootstrap's throw-away cluster);
 each test gets its own database cloned from a migrated template, so tests never
 see each other's rows. Without the URL the postgresql variants skip, except under
-CI=true where tests/test_ci_guard.py fails the run.
+CI=true where tests/ci/test_ci_guard.py fails the run.
 """
 
 from __future__ import annotations
