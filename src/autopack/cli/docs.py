@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from autopack.cli._common import out
-from autopack.domain.errors import EXIT_CHECK_FAILED, InvalidInputError
+from autopack.cli._common import EXIT_CHECK_FAILED, out
+from autopack.domain.errors import InvalidInputError
 from autopack.governance.drift import check_drift
 from autopack.governance.findings import Report
 from autopack.governance.links import check_links

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 
 REGISTRY_PATH = "docs/PROJECT_INDEX.json"
@@ -145,21 +146,23 @@ class LoadedRegistry:
 def load_registry(root: Path) -> LoadedRegistry:
     """Read and validate the registry; anything wrong is bad input (exit 2)."""
     if not root.is_dir():
-        raise InvalidInputError(f"--root {root}: no such directory", code="bad_root")
+        raise InvalidInputError(f"--root {root}: no such directory", code=ErrorCode.BAD_ROOT)
     path = root / REGISTRY_PATH
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError as exc:
         raise InvalidInputError(
-            f"{REGISTRY_PATH}: registry not found under {root}", code="missing_registry"
+            f"{REGISTRY_PATH}: registry not found under {root}", code=ErrorCode.MISSING_REGISTRY
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{REGISTRY_PATH}: unreadable: {exc}", code="bad_registry") from exc
+        raise InvalidInputError(
+            f"{REGISTRY_PATH}: unreadable: {exc}", code=ErrorCode.BAD_REGISTRY
+        ) from exc
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
-            f"{REGISTRY_PATH}:{exc.lineno}: invalid JSON: {exc.msg}", code="bad_registry"
+            f"{REGISTRY_PATH}:{exc.lineno}: invalid JSON: {exc.msg}", code=ErrorCode.BAD_REGISTRY
         ) from exc
     try:
         registry = Registry.model_validate(raw)
@@ -167,6 +170,6 @@ def load_registry(root: Path) -> LoadedRegistry:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         raise InvalidInputError(
-            f"{REGISTRY_PATH}: {where}: {first['msg']}", code="bad_registry"
+            f"{REGISTRY_PATH}: {where}: {first['msg']}", code=ErrorCode.BAD_REGISTRY
         ) from exc
     return LoadedRegistry(root, registry, text)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError, UnavailableError
 
 
@@ -27,7 +28,7 @@ def _git(root: Path, *args: str) -> list[str]:
         reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise InvalidInputError(
             f"{root}: not a usable git work tree ({reason[0] if reason else 'git failed'})",
-            code="not_a_git_repo",
+            code=ErrorCode.NOT_A_GIT_REPO,
         )
     return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 

@@ -20,6 +20,7 @@ from autopack.domain.approvals import (
     validate_person,
 )
 from autopack.domain.canonical import canonical_json, parse_json_strict
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
 from autopack.domain.ledger import ActionStatus, action_category
 from autopack.services.ledger import (
@@ -41,7 +42,7 @@ class ApprovalService(LedgerCore):
             query = query.with_for_update()
         row = conn.execute(query).mappings().first()
         if row is None:
-            raise NotFoundError(f"no approval {approval_id}", code="approval_not_found")
+            raise NotFoundError(f"no approval {approval_id}", code=ErrorCode.APPROVAL_NOT_FOUND)
         return row
 
     def _covered(self, conn: Connection, approval_id: int, *, lock: bool) -> Sequence[RowMapping]:
@@ -132,7 +133,7 @@ class ApprovalService(LedgerCore):
             if not covered:
                 raise ConflictError(
                     "no action is awaiting this approval (cancelled or already decided)",
-                    code="nothing_to_approve",
+                    code=ErrorCode.NOTHING_TO_APPROVE,
                 )
             for row in covered:
                 # The binding: each action's payload hash must be one the approval names.
@@ -140,7 +141,7 @@ class ApprovalService(LedgerCore):
                     raise ApprovalRefusedError(
                         f"action {row['idempotency_key']!r} changed after the approval was "
                         "requested: its payload hash is not the approved one",
-                        code="approval_hash_mismatch",
+                        code=ErrorCode.APPROVAL_HASH_MISMATCH,
                     )
             new_status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
             result = conn.execute(
@@ -156,7 +157,8 @@ class ApprovalService(LedgerCore):
             )
             if result.rowcount != 1:
                 raise ApprovalRefusedError(
-                    "approval already decided: an approval is single use", code="approval_used"
+                    "approval already decided: an approval is single use",
+                    code=ErrorCode.APPROVAL_USED,
                 )
             target = ActionStatus.APPROVED if approve else ActionStatus.REJECTED
             for row in covered:
@@ -186,7 +188,7 @@ class ApprovalService(LedgerCore):
         unique = sorted(set(keys))
         if not 2 <= len(unique) <= MAX_BATCH:
             raise InvalidInputError(
-                f"a batch covers 2 to {MAX_BATCH} distinct actions", code="invalid_batch"
+                f"a batch covers 2 to {MAX_BATCH} distinct actions", code=ErrorCode.INVALID_BATCH
             )
         now = self.rt.clock()
         with self.tx() as conn:
@@ -196,12 +198,12 @@ class ApprovalService(LedgerCore):
                     raise ConflictError(
                         f"action {row['idempotency_key']!r} is {row['status']}, "
                         "not awaiting approval",
-                        code="not_awaiting_approval",
+                        code=ErrorCode.NOT_AWAITING_APPROVAL,
                     )
             projects = {r["project"] for r in rows}
             if len(projects) != 1:
                 raise InvalidInputError(
-                    "a batch must stay within one project", code="invalid_batch"
+                    "a batch must stay within one project", code=ErrorCode.INVALID_BATCH
                 )
             hashes = sorted(r["payload_hash"] for r in rows)
             categories = {action_category(r["provider"], r["action"]).value for r in rows}
@@ -243,7 +245,7 @@ class ApprovalService(LedgerCore):
                 )
                 if result.rowcount != 1:
                     raise ConflictError(
-                        "an action changed while batching", code="concurrent_update"
+                        "an action changed while batching", code=ErrorCode.CONCURRENT_UPDATE
                     )
             body = approval_dict(self._approval(conn, batch_id))
             body["actions"] = unique

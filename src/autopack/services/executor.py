@@ -44,6 +44,7 @@ from sqlalchemy import Connection, select
 
 from autopack.domain.approvals import ApprovalRefusedError, check_usable_for_dispatch
 from autopack.domain.canonical import parse_json_strict
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.ledger import (
     CLAIMABLE,
     DEFAULT_RETRY_POLICY,
@@ -170,14 +171,14 @@ class Executor(LedgerCore):
 
     def _check_approval(self, conn: Connection, row: dict[str, Any], now: datetime) -> None:
         if row["approval_id"] is None:
-            raise ApprovalRefusedError("action has no approval", code="not_approved")
+            raise ApprovalRefusedError("action has no approval", code=ErrorCode.NOT_APPROVED)
         approval = (
             conn.execute(select(APPROVALS).where(APPROVALS.c.id == row["approval_id"]))
             .mappings()
             .first()
         )
         if approval is None:
-            raise ApprovalRefusedError("approval row missing", code="not_approved")
+            raise ApprovalRefusedError("approval row missing", code=ErrorCode.NOT_APPROVED)
         hashes = parse_json_strict(approval["hashes"])
         assert isinstance(hashes, list)
         check_usable_for_dispatch(

@@ -46,6 +46,7 @@ from autopack.domain.canonical import (
     format_utc,
     parse_json_strict,
 )
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import (
     CheckFailedError,
     ConflictError,
@@ -98,11 +99,11 @@ MAX_TEXT: Final = 4000  # stored error text is cut to this many characters
 class LeaseLostError(ConflictError):
     """A worker's compare-and-set found another owner or state: it must stop."""
 
-    default_code = "lease_lost"
+    default_code = ErrorCode.LEASE_LOST
 
 
 class IdempotencyConflictError(ConflictError):
-    default_code = "idempotency_conflict"
+    default_code = ErrorCode.IDEMPOTENCY_CONFLICT
 
 
 def plain(value: Any) -> Any:
@@ -727,7 +728,7 @@ class LedgerCore:
     def require_row(self, conn: Connection, key: str, *, lock: bool = False) -> RowMapping:
         row = self.row(conn, validate_key(key), lock=lock)
         if row is None:
-            raise NotFoundError(f"no action with key {key!r}", code="action_not_found")
+            raise NotFoundError(f"no action with key {key!r}", code=ErrorCode.ACTION_NOT_FOUND)
         return row
 
     # -- events -------------------------------------------------------------------
@@ -874,10 +875,12 @@ class LedgerCore:
             raise InvalidInputError(
                 f"provider {provider!r} has no action {action!r}: "
                 f"use one of {', '.join(sorted(adapter.actions))}",
-                code="unknown_action",
+                code=ErrorCode.UNKNOWN_ACTION,
             )
         if not isinstance(payload, Mapping):
-            raise InvalidInputError("the payload must be a JSON object", code="invalid_payload")
+            raise InvalidInputError(
+                "the payload must be a JSON object", code=ErrorCode.INVALID_PAYLOAD
+            )
         try:
             normalized, payload_bytes = canonical_form(payload)
         except CanonicalizationError as exc:
@@ -886,7 +889,7 @@ class LedgerCore:
             raise InvalidInputError(
                 f"payload is {len(payload_bytes)} bytes of canonical JSON; "
                 f"the limit is {MAX_PAYLOAD_BYTES}",
-                code="payload_too_large",
+                code=ErrorCode.PAYLOAD_TOO_LARGE,
             )
         assert isinstance(normalized, dict)
         intent = Intent(provider, action, account, key, normalized)
@@ -945,7 +948,7 @@ class LedgerCore:
             if project is not None and project != run_project:
                 raise InvalidInputError(
                     f"run {run_id!r} belongs to project {run_project!r}, not {project!r}",
-                    code="project_mismatch",
+                    code=ErrorCode.PROJECT_MISMATCH,
                 )
             project = run_project
         policy = self.policies.load(project)
@@ -1082,7 +1085,7 @@ class LedgerCore:
         finally:
             cursor.close()
         if found is None:
-            raise NotFoundError(f"no run {run_id!r}", code="run_not_found")
+            raise NotFoundError(f"no run {run_id!r}", code=ErrorCode.RUN_NOT_FOUND)
         return str(found[0])
 
     def record_intent(
@@ -1246,7 +1249,7 @@ class LedgerService(LedgerCore):
                     f"action {key!r} is {status.value}: only "
                     + ", ".join(sorted(s.value for s in CANCELLABLE))
                     + " actions can be cancelled (nothing may be in flight)",
-                    code="not_cancellable",
+                    code=ErrorCode.NOT_CANCELLABLE,
                 )
             now = self.rt.clock()
             new = self.move(
@@ -1290,16 +1293,18 @@ class LedgerService(LedgerCore):
         targets = {"succeeded": ActionStatus.SUCCEEDED, "failed": ActionStatus.FAILED}
         target = targets.get(outcome)
         if target is None:
-            raise InvalidInputError("outcome must be succeeded or failed", code="invalid_outcome")
+            raise InvalidInputError(
+                "outcome must be succeeded or failed", code=ErrorCode.INVALID_OUTCOME
+            )
         if target is ActionStatus.SUCCEEDED and not provider_object_id:
             raise InvalidInputError(
                 "a succeeded resolution needs the provider object id",
-                code="object_id_required",
+                code=ErrorCode.OBJECT_ID_REQUIRED,
             )
         if provider_object_id is not None and (
             len(provider_object_id) > 256 or not provider_object_id.isprintable()
         ):
-            raise InvalidInputError("invalid provider object id", code="invalid_object_id")
+            raise InvalidInputError("invalid provider object id", code=ErrorCode.INVALID_OBJECT_ID)
         with self.tx() as conn:
             row = self.require_row(conn, key, lock=True)
             status = ActionStatus(row["status"])
@@ -1307,7 +1312,7 @@ class LedgerService(LedgerCore):
                 raise ConflictError(
                     f"action {key!r} is {status.value}: only needs_attention and unknown "
                     "actions are resolved by a person",
-                    code="not_resolvable",
+                    code=ErrorCode.NOT_RESOLVABLE,
                 )
             now = self.rt.clock()
             values: dict[str, Any] = {"completed_at": now, "fencing": row["fencing"] + 1}
@@ -1394,7 +1399,7 @@ class LedgerService(LedgerCore):
             raise CheckFailedError(
                 f"event chain broken: {len(problems)} problem(s), first: "
                 f"{problems[0]['problem']} at {problems[0]['key']!r} seq {problems[0]['seq']}",
-                code="chain_broken",
+                code=ErrorCode.CHAIN_BROKEN,
                 details=report,
             )
         return report
@@ -1406,7 +1411,7 @@ class LedgerService(LedgerCore):
         with self.read() as conn:
             run = conn.execute(select(RUNS).where(RUNS.c.run_id == run_id)).mappings().first()
             if run is None:
-                raise NotFoundError(f"no run {run_id!r}", code="run_not_found")
+                raise NotFoundError(f"no run {run_id!r}", code=ErrorCode.RUN_NOT_FOUND)
             ref = RunRef(run["project"], run["family"], run["run_id"])
             rows = (
                 conn.execute(
