@@ -187,6 +187,12 @@ def test_services_live_as_long_as_the_app(app: FastAPI) -> None:
         assert first.status_code == second.status_code == 201, (first.text, second.text)
         assert app.state.services is services
         adapter = services.registry.get("sandbox")
+        # The response model keeps the wire names of an event ("from", "to").
+        events = client.get("/api/actions/l1", headers=KEY).json()["events"]
+        assert set(events[0]) == {"seq", "event", "from", "to", "fencing", "actor", "at"} | {
+            "data",
+            "hash",
+        }
     ids = [r.json()["action"]["approval_id"] for r in (first, second)]
     assert ids[1] == ids[0] + 1, ids
     assert app.state.services is None

@@ -330,3 +330,12 @@ def test_an_undeclared_code_is_a_contract_breach(declared_app: FastAPI) -> None:
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_identifier"
     assert "GET /run answered 'invalid_identifier'" in str(seen[0].message)
+
+
+def test_a_schema_refusal_on_a_route_not_declaring_422_is_a_breach(
+    declared_app: FastAPI,
+) -> None:
+    with TestClient(declared_app) as client, pytest.warns(UndeclaredErrorCodeWarning):
+        response = client.get("/run")  # the required query parameter is missing
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"

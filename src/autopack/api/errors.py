@@ -74,24 +74,29 @@ def declared_codes(route: object) -> frozenset[str] | None:
     )
 
 
-async def _autopack_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AutopackError)
-    status = http_status(exc.code)
-    assert status is not None  # no AutopackError class has the PROTOCOL category
+def _report_undeclared(request: Request, code: ErrorCode) -> None:
     route = request.scope.get("route")
     declared = declared_codes(route)
-    if declared is not None and exc.code.value not in declared:
+    if declared is not None and code.value not in declared:
         warnings.warn(
-            f"{request.method} {getattr(route, 'path', '?')} answered {exc.code.value!r}, "
+            f"{request.method} {getattr(route, 'path', '?')} answered {code.value!r}, "
             "which its responses= do not declare (api.schemas.error_responses)",
             UndeclaredErrorCodeWarning,
             stacklevel=1,
         )
+
+
+async def _autopack_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AutopackError)
+    status = http_status(exc.code)
+    assert status is not None  # no AutopackError class has the PROTOCOL category
+    _report_undeclared(request, exc.code)
     return JSONResponse({"error": exc.to_dict()}, status_code=status)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    _report_undeclared(request, ErrorCode.INVALID_REQUEST)
     details = [
         {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", ""))}
         for err in exc.errors()
