@@ -85,6 +85,8 @@ def health_provider(
         ErrorCode.INVALID_IDENTIFIER,
         ErrorCode.CREDENTIAL_NOT_FOUND,
         ErrorCode.CREDENTIAL_NEEDS_REAUTH,
+        ErrorCode.CREDENTIAL_KEY_MISMATCH,
+        ErrorCode.CREDENTIAL_UNDECRYPTABLE,
         ErrorCode.REFRESH_TRANSIENT,
         ErrorCode.REFRESH_IN_PROGRESS,
     ),
