@@ -339,3 +339,15 @@ def test_a_schema_refusal_on_a_route_not_declaring_422_is_a_breach(
         response = client.get("/run")  # the required query parameter is missing
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_every_catalogued_code_is_used_somewhere() -> None:
+    """No dead codes: each member is referenced outside the catalogue itself."""
+    used: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        if path.name == "error_codes.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and getattr(node.value, "id", "") == "ErrorCode":
+                used.add(node.attr)
+    assert sorted(set(ErrorCode.__members__) - used) == []
