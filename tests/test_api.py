@@ -171,3 +171,31 @@ def test_health_is_503_when_database_is_unreachable(workspace: Path) -> None:
         assert "Traceback" not in response.text
     finally:
         rt.close()
+
+
+def test_services_live_as_long_as_the_app(app: FastAPI) -> None:
+    """Built once by the lifespan, shared by every request, closed on shutdown.
+
+    On PostgreSQL the ledger reserves approval ids in blocks; a ledger service per
+    request threw each block away, so two proposals got ids 64 apart."""
+    listing = {"provider": "sandbox", "action": "listing.create", "payload_json": '{"t": "Mug"}'}
+    assert getattr(app.state, "services", None) is None
+    with TestClient(app) as client:
+        services = app.state.services
+        first = client.post("/api/actions", json={**listing, "key": "l1"}, headers=KEY)
+        second = client.post("/api/actions", json={**listing, "key": "l2"}, headers=KEY)
+        assert first.status_code == second.status_code == 201, (first.text, second.text)
+        assert app.state.services is services
+        adapter = services.registry.get("sandbox")
+        # The response model keeps the wire names of an event ("from", "to").
+        events = client.get("/api/actions/l1", headers=KEY).json()["events"]
+        assert set(events[0]) == {"seq", "event", "from", "to", "fencing", "actor", "at"} | {
+            "data",
+            "hash",
+        }
+    ids = [r.json()["action"]["approval_id"] for r in (first, second)]
+    assert ids[1] == ids[0] + 1, ids
+    assert app.state.services is None
+    # Closed with the app: the sandbox adapter's HTTP client and the token client.
+    assert adapter._client.is_closed
+    assert services.credentials._http is None

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConfigurationError
 from autopack.domain.layout import embedded_database_path
 
@@ -150,13 +151,13 @@ class Settings(BaseSettings):
             if secret is None:
                 raise ConfigurationError(
                     f"{var} is required when AUTOPACK_ENV=production",
-                    code="missing_secret",
+                    code=ErrorCode.MISSING_SECRET,
                 )
             if is_placeholder_secret(secret.get_secret_value()):
                 raise ConfigurationError(
                     f"{var} looks like a placeholder: use {MIN_SECRET_LENGTH}+ random "
                     'characters, e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"',
-                    code="placeholder_secret",
+                    code=ErrorCode.PLACEHOLDER_SECRET,
                 )
 
 
@@ -168,6 +169,6 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         loc = ".".join(str(part) for part in first["loc"])
         var = ENV_PREFIX + loc.upper() if loc else "settings"
-        raise ConfigurationError(f"{var}: {first['msg']}", code="invalid_setting") from exc
+        raise ConfigurationError(f"{var}: {first['msg']}", code=ErrorCode.INVALID_SETTING) from exc
     settings.check_production_secrets()
     return settings

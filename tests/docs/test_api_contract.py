@@ -1,4 +1,5 @@
-"""docs/CANONICAL_API_CONTRACT.md documents exactly the app's routes, with the right auth."""
+"""docs/CANONICAL_API_CONTRACT.md documents exactly the app's routes, with the right auth,
+every status code and error code each route answers, and the error-code catalogue."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from fastapi import FastAPI
 
 from autopack.api import create_app
 from autopack.api.app import route_table
+from autopack.api.errors import ERROR_CODES_KEY, http_status
 from autopack.api.security import PUBLIC_ROUTES
-from autopack.governance.contracts import DocumentedEndpoint, documented_endpoints
+from autopack.cli._common import exit_code
+from autopack.domain.error_codes import CATALOGUE, ErrorCode
+from autopack.governance.contracts import (
+    DocumentedEndpoint,
+    codes_by_status,
+    documented_endpoints,
+    documented_error_codes,
+)
 from autopack.services.context import build_runtime
 from autopack.settings import Settings
 
@@ -83,6 +92,109 @@ def test_responses_list_the_success_code_and_401_when_protected(
             lacking = sorted(needed - set(e.statuses))
             wrong.append(f"{CONTRACT}:{e.line}: {e.method} {e.path}: Responses lack {lacking}")
     assert not wrong, "\n".join(wrong)
+
+
+def _operation(app: FastAPI, method: str, path: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = app.openapi().get("paths", {}).get(path, {}).get(method.lower())
+    return found
+
+
+# Their codes are the conventions (missing_api_key / invalid_api_key, invalid_request).
+CONVENTION_STATUSES = frozenset({401, 422})
+
+
+def test_documented_status_codes_equal_the_openapi_responses_both_ways(
+    app: FastAPI, documented: list[DocumentedEndpoint]
+) -> None:
+    wrong = []
+    checked = 0
+    for e in documented:
+        operation = _operation(app, e.method, e.path)
+        if operation is None:  # the schema route itself: answered outside the schema
+            continue
+        checked += 1
+        served = {int(status) for status in operation["responses"]}
+        if served != set(e.statuses):
+            wrong.append(
+                f"{CONTRACT}:{e.line}: {e.method} {e.path}: documented {sorted(set(e.statuses))}"
+                f", OpenAPI {sorted(served)}"
+            )
+    assert checked == len(documented) - 1
+    assert not wrong, "\n".join(wrong)
+
+
+def test_documented_error_codes_equal_the_declared_ones_both_ways(
+    app: FastAPI, documented: list[DocumentedEndpoint]
+) -> None:
+    wrong = []
+    for e in documented:
+        operation = _operation(app, e.method, e.path)
+        if operation is None:
+            continue
+        for status, answer in operation["responses"].items():
+            declared = set(answer.get(ERROR_CODES_KEY, ()))
+            named = set(e.codes.get(int(status), ()))
+            if int(status) in CONVENTION_STATUSES and not named:
+                continue
+            if named != declared:
+                wrong.append(
+                    f"{CONTRACT}:{e.line}: {e.method} {e.path} `{status}`: documented "
+                    f"{sorted(named)}, declared {sorted(declared)}"
+                )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_error_response_has_the_error_body_and_catalogued_codes(app: FastAPI) -> None:
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                if int(status) < 400 or path == "/health":
+                    continue
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+                codes = [ErrorCode(code) for code in answer[ERROR_CODES_KEY]]
+                assert codes, (method, path, status)
+                assert {http_status(code) for code in codes} == {int(status)}, (method, path)
+
+
+def test_every_route_has_a_response_model(app: FastAPI) -> None:
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            success = [s for s in operation["responses"] if s.startswith("2")]
+            for status in success:
+                schema = operation["responses"][status]["content"]["application/json"]["schema"]
+                assert schema.get("$ref", "").startswith("#/components/schemas/"), (method, path)
+
+
+def test_the_error_code_table_equals_the_catalogue_both_ways() -> None:
+    table = documented_error_codes(read(CONTRACT))
+    assert sorted(table) == sorted(code.value for code in ErrorCode)
+    wrong = []
+    for code, entry in CATALOGUE.items():
+        row = table[code.value]
+        status = http_status(code)
+        expected = (
+            entry.category.value,
+            "varies" if status is None else str(status),
+            str(exit_code(code)),
+            entry.meaning,
+        )
+        if (row.category, row.http, row.exit, row.meaning) != expected:
+            wrong.append(f"{CONTRACT}:{row.line}: {code.value}: expected {expected}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_code_reader_splits_codes_by_status() -> None:
+    text = (
+        "`200` ok; `400` bad (code `a_b`) or worse (codes `c`, `d` and `e1`); "
+        "`404` missing; `409` taken (`status` is `x`, code `f`)"
+    )
+    assert codes_by_status(text) == {
+        200: frozenset(),
+        400: frozenset({"a_b", "c", "d", "e1"}),
+        404: frozenset(),
+        409: frozenset({"f"}),
+    }
 
 
 def test_the_reader_sees_every_endpoint_heading(tmp_path: Path) -> None:

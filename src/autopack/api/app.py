@@ -11,7 +11,9 @@ from fastapi import FastAPI
 
 from autopack import __version__
 from autopack.api import routes_actions, routes_auth, routes_halts, routes_health, routes_runs
+from autopack.api.deps import ApiServices
 from autopack.api.errors import install_error_handlers
+from autopack.api.schemas import contract_openapi
 from autopack.api.security import ApiKeyMiddleware
 from autopack.db.schema import ensure_at_head
 from autopack.services.context import Runtime, build_runtime
@@ -54,8 +56,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api_key, generated = resolve_api_key(runtime.settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         ensure_at_head(runtime.engine)
+        # One set of services per app, closed on shutdown (see api.deps).
+        services = ApiServices.build(runtime)
+        served.state.services = services
         # Every log line of the server passes the runtime's redactor (stored secrets too).
         log_redaction = install_log_redaction(LiveRedactorSource(runtime.log_redactor))
         if generated:
@@ -69,6 +74,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             yield
         finally:
             log_redaction.uninstall()
+            served.state.services = None
+            services.close()
 
     app = FastAPI(
         title="Autopack",
@@ -87,4 +94,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_halts.router)
     app.include_router(routes_auth.router)
     app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    app.openapi = contract_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

@@ -1,13 +1,58 @@
-"""Dependencies as typed aliases, so routes declare what they need in one word."""
+"""The API's services, built once per app, and typed dependencies that hand them out.
+
+Services live as long as the app (its lifespan builds and closes them), not a
+request: they keep state worth keeping, such as the provider adapters'
+connection pools, the credential service's single-flight refreshes and the
+ledger's reserved block of PostgreSQL approval ids.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
+from autopack.services.credentials import CredentialService
+from autopack.services.executor import Executor
+from autopack.services.ledger import LedgerService
+from autopack.services.providers import ProviderRegistry
 from autopack.services.runs import RunService
+
+RECONCILER_WORKER = "api-reconciler"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServices:
+    """Every service the routes use; one set per app, shared by all requests."""
+
+    registry: ProviderRegistry
+    runs: RunService
+    ledger: LedgerService
+    approvals: ApprovalService
+    reconciler: Executor
+    credentials: CredentialService
+
+    @classmethod
+    def build(cls, runtime: Runtime) -> ApiServices:
+        registry = ProviderRegistry(runtime.settings)
+        return cls(
+            registry=registry,
+            runs=RunService(runtime),
+            ledger=LedgerService(runtime, registry),
+            approvals=ApprovalService(runtime, registry),
+            reconciler=Executor(runtime, registry, worker=RECONCILER_WORKER),
+            credentials=CredentialService(runtime, actor="api"),
+        )
+
+    def close(self) -> None:
+        """Release what the services hold (HTTP clients of adapters and the token endpoint)."""
+        try:
+            self.credentials.close()
+        finally:
+            self.registry.close()
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -15,11 +60,44 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+def get_services(request: Request) -> ApiServices:
+    services: ApiServices | None = getattr(request.app.state, "services", None)
+    if services is None:  # a programming error: the app is served without its lifespan
+        raise RuntimeError("the API's services are built by its lifespan, which has not run")
+    return services
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ServicesDep = Annotated[ApiServices, Depends(get_services)]
 
 
-def get_run_service(runtime: RuntimeDep) -> RunService:
-    return RunService(runtime)
+def get_registry(services: ServicesDep) -> ProviderRegistry:
+    return services.registry
 
 
+def get_run_service(services: ServicesDep) -> RunService:
+    return services.runs
+
+
+def get_ledger(services: ServicesDep) -> LedgerService:
+    return services.ledger
+
+
+def get_approvals(services: ServicesDep) -> ApprovalService:
+    return services.approvals
+
+
+def get_reconciler(services: ServicesDep) -> Executor:
+    return services.reconciler
+
+
+def get_credentials(services: ServicesDep) -> CredentialService:
+    return services.credentials
+
+
+RegistryDep = Annotated[ProviderRegistry, Depends(get_registry)]
 RunServiceDep = Annotated[RunService, Depends(get_run_service)]
+LedgerDep = Annotated[LedgerService, Depends(get_ledger)]
+ApprovalsDep = Annotated[ApprovalService, Depends(get_approvals)]
+ReconcilerDep = Annotated[Executor, Depends(get_reconciler)]
+CredentialServiceDep = Annotated[CredentialService, Depends(get_credentials)]

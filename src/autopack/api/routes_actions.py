@@ -4,35 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from autopack.api.deps import RuntimeDep
+from autopack.api.deps import ApprovalsDep, LedgerDep, ReconcilerDep
+from autopack.api.schemas import (
+    ActionBody,
+    ActionDetail,
+    ActionList,
+    ApprovalList,
+    ApprovalWithKeys,
+    ChainReport,
+    ExportBody,
+    ProposalBody,
+    ReconcileReport,
+    error_responses,
+)
 from autopack.domain.canonical import parse_json_strict
-from autopack.services.approvals import ApprovalService
-from autopack.services.executor import Executor
+from autopack.domain.error_codes import ErrorCode
 from autopack.services.ledger import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_REQUESTER,
     MAX_LIST_LIMIT,
     IntentRequest,
-    LedgerService,
 )
-from autopack.services.providers import ProviderRegistry
 
 router = APIRouter(prefix="/api")
-
-
-def get_registry(request: Request, rt: RuntimeDep) -> ProviderRegistry:
-    """One provider registry per app: adapters keep their connection pools across requests."""
-    registry: ProviderRegistry | None = getattr(request.app.state, "provider_registry", None)
-    if registry is None:
-        registry = ProviderRegistry(rt.settings)
-        request.app.state.provider_registry = registry
-    return registry
-
-
-RegistryDep = Annotated[ProviderRegistry, Depends(get_registry)]
 
 
 class NewAction(BaseModel):
@@ -86,10 +83,43 @@ class Export(BaseModel):
     run_id: str
 
 
-@router.post("/actions", status_code=201)
-def propose_action(body: NewAction, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
+# Codes a payload can be refused with: strict JSON, then the provider's render.
+PAYLOAD_CODES = (
+    ErrorCode.INVALID_JSON,
+    ErrorCode.FLOAT_NOT_ALLOWED,
+    ErrorCode.DUPLICATE_KEY,
+    ErrorCode.INVALID_PAYLOAD,
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    ErrorCode.INVALID_SANDBOX_INTENT,
+    ErrorCode.RESERVED_FIELD,
+    ErrorCode.WRONG_PROVIDER,
+)
+
+
+@router.post(
+    "/actions",
+    status_code=201,
+    response_model=ProposalBody,
+    responses=error_responses(
+        ErrorCode.UNKNOWN_PROVIDER,
+        ErrorCode.UNKNOWN_ACTION,
+        *PAYLOAD_CODES,
+        ErrorCode.INVALID_IDEMPOTENCY_KEY,
+        ErrorCode.INVALID_IDENTIFIER,
+        ErrorCode.INVALID_PROVIDER,
+        ErrorCode.INVALID_ACTION,
+        ErrorCode.INVALID_ACCOUNT,
+        ErrorCode.INVALID_REQUESTER,
+        ErrorCode.INVALID_POLICY,
+        ErrorCode.PROJECT_MISMATCH,
+        ErrorCode.RUN_NOT_FOUND,
+        ErrorCode.IDEMPOTENCY_CONFLICT,
+        validated=True,
+    ),
+)
+def propose_action(body: NewAction, ledger: LedgerDep) -> dict[str, Any]:
     payload = parse_json_strict(body.payload_json)
-    proposal = LedgerService(rt, reg).propose(
+    proposal = ledger.propose(
         IntentRequest(
             provider=body.provider,
             action=body.action,
@@ -104,81 +134,152 @@ def propose_action(body: NewAction, rt: RuntimeDep, reg: RegistryDep) -> dict[st
     return proposal.to_dict()
 
 
-@router.get("/actions")
+@router.get(
+    "/actions",
+    response_model=ActionList,
+    responses=error_responses(
+        ErrorCode.INVALID_STATUS, ErrorCode.INVALID_IDENTIFIER, validated=True
+    ),
+)
 def list_actions(
-    rt: RuntimeDep,
-    reg: RegistryDep,
+    ledger: LedgerDep,
     status: str | None = None,
     project: str | None = None,
     run_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
 ) -> dict[str, Any]:
-    records = LedgerService(rt, reg).list(status, project=project, run_id=run_id, limit=limit)
+    records = ledger.list(status, project=project, run_id=run_id, limit=limit)
     return {"actions": [r.to_dict() for r in records]}
 
 
-@router.get("/actions/verify-chain")
-def verify_chain(rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    return LedgerService(rt, reg).verify_chain()
+@router.get(
+    "/actions/verify-chain",
+    response_model=ChainReport,
+    responses=error_responses(ErrorCode.CHAIN_BROKEN),
+)
+def verify_chain(ledger: LedgerDep) -> dict[str, Any]:
+    return ledger.verify_chain()
 
 
-@router.post("/actions/reconcile")
-def reconcile(rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    return Executor(rt, reg, worker="api-reconciler").reconcile()
+@router.post("/actions/reconcile", response_model=ReconcileReport, responses=error_responses())
+def reconcile(reconciler: ReconcilerDep) -> dict[str, Any]:
+    return reconciler.reconcile()
 
 
-@router.post("/actions/export")
-def export_run(body: Export, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    path, document = LedgerService(rt, reg).export_run(body.run_id)
+@router.post(
+    "/actions/export",
+    response_model=ExportBody,
+    responses=error_responses(
+        ErrorCode.INVALID_IDENTIFIER, ErrorCode.RUN_NOT_FOUND, validated=True
+    ),
+)
+def export_run(body: Export, ledger: LedgerDep) -> dict[str, Any]:
+    path, document = ledger.export_run(body.run_id)
     return {"path": path, "document": document}
 
 
-@router.get("/actions/{key}")
-def show_action(key: str, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    return LedgerService(rt, reg).show(key)
+@router.get(
+    "/actions/{key}",
+    response_model=ActionDetail,
+    responses=error_responses(ErrorCode.INVALID_IDEMPOTENCY_KEY, ErrorCode.ACTION_NOT_FOUND),
+)
+def show_action(key: str, ledger: LedgerDep) -> dict[str, Any]:
+    return ledger.show(key)
 
 
-@router.post("/actions/{key}/cancel")
-def cancel_action(key: str, body: Cancellation, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    return LedgerService(rt, reg).cancel(key, actor=body.actor, reason=body.reason).to_dict()
+@router.post(
+    "/actions/{key}/cancel",
+    response_model=ActionBody,
+    responses=error_responses(
+        ErrorCode.INVALID_IDEMPOTENCY_KEY,
+        ErrorCode.INVALID_ACTOR,
+        ErrorCode.ACTION_NOT_FOUND,
+        ErrorCode.NOT_CANCELLABLE,
+        validated=True,
+    ),
+)
+def cancel_action(key: str, body: Cancellation, ledger: LedgerDep) -> dict[str, Any]:
+    return ledger.cancel(key, actor=body.actor, reason=body.reason).to_dict()
 
 
-@router.post("/actions/{key}/resolve")
-def resolve_action(key: str, body: Resolution, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    return (
-        LedgerService(rt, reg)
-        .resolve(
-            key,
-            outcome=body.outcome,
-            actor=body.actor,
-            provider_object_id=body.provider_object_id,
-            reason=body.reason,
-        )
-        .to_dict()
-    )
+@router.post(
+    "/actions/{key}/resolve",
+    response_model=ActionBody,
+    responses=error_responses(
+        ErrorCode.INVALID_IDEMPOTENCY_KEY,
+        ErrorCode.INVALID_OUTCOME,
+        ErrorCode.OBJECT_ID_REQUIRED,
+        ErrorCode.INVALID_OBJECT_ID,
+        ErrorCode.INVALID_ACTOR,
+        ErrorCode.ACTION_NOT_FOUND,
+        ErrorCode.NOT_RESOLVABLE,
+        validated=True,
+    ),
+)
+def resolve_action(key: str, body: Resolution, ledger: LedgerDep) -> dict[str, Any]:
+    return ledger.resolve(
+        key,
+        outcome=body.outcome,
+        actor=body.actor,
+        provider_object_id=body.provider_object_id,
+        reason=body.reason,
+    ).to_dict()
 
 
-@router.get("/approvals")
+@router.get(
+    "/approvals",
+    response_model=ApprovalList,
+    responses=error_responses(ErrorCode.INVALID_STATUS, validated=True),
+)
 def list_approvals(
-    rt: RuntimeDep,
-    reg: RegistryDep,
+    approvals: ApprovalsDep,
     status: str = "pending",
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
 ) -> dict[str, Any]:
-    items = ApprovalService(rt, reg).list(None if status == "all" else status, limit)
-    return {"approvals": items}
+    return {"approvals": approvals.list(None if status == "all" else status, limit)}
 
 
-@router.get("/approvals/{approval_id}")
-def get_approval(approval_id: int, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    return ApprovalService(rt, reg).get(approval_id)
+@router.get(
+    "/approvals/{approval_id}",
+    response_model=ApprovalWithKeys,
+    responses=error_responses(ErrorCode.APPROVAL_NOT_FOUND, validated=True),
+)
+def get_approval(approval_id: int, approvals: ApprovalsDep) -> dict[str, Any]:
+    return approvals.get(approval_id)
 
 
-@router.post("/approvals/{approval_id}/approve")
-def approve(approval_id: int, body: Decision, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    return ApprovalService(rt, reg).approve(approval_id, hash_=body.hash, approver=body.approver)
+# What deciding an approval can be refused with (nothing changes).
+DECISION_REFUSALS = (
+    ErrorCode.APPROVAL_USED,
+    ErrorCode.APPROVAL_EXPIRED,
+    ErrorCode.NOTHING_TO_APPROVE,
+)
 
 
-@router.post("/approvals/{approval_id}/reject")
-def reject(approval_id: int, body: Rejection, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    return ApprovalService(rt, reg).reject(approval_id, rejecter=body.rejecter, reason=body.reason)
+@router.post(
+    "/approvals/{approval_id}/approve",
+    response_model=ApprovalWithKeys,
+    responses=error_responses(
+        ErrorCode.INVALID_APPROVER,
+        ErrorCode.INVALID_POLICY,
+        ErrorCode.APPROVAL_NOT_FOUND,
+        ErrorCode.APPROVAL_HASH_MISMATCH,
+        *DECISION_REFUSALS,
+        ErrorCode.SELF_APPROVAL_REFUSED,
+        ErrorCode.APPROVER_RESERVED,
+        validated=True,
+    ),
+)
+def approve(approval_id: int, body: Decision, approvals: ApprovalsDep) -> dict[str, Any]:
+    return approvals.approve(approval_id, hash_=body.hash, approver=body.approver)
+
+
+@router.post(
+    "/approvals/{approval_id}/reject",
+    response_model=ApprovalWithKeys,
+    responses=error_responses(
+        ErrorCode.INVALID_APPROVER, ErrorCode.APPROVAL_NOT_FOUND, *DECISION_REFUSALS, validated=True
+    ),
+)
+def reject(approval_id: int, body: Rejection, approvals: ApprovalsDep) -> dict[str, Any]:
+    return approvals.reject(approval_id, rejecter=body.rejecter, reason=body.reason)

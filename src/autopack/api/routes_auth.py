@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
+from autopack.api.deps import CredentialServiceDep
+from autopack.api.schemas import (
+    CredentialEventList,
+    CredentialHealthAll,
+    CredentialHealthBody,
+    CredentialHealthOfProvider,
+    error_responses,
+)
 from autopack.domain.credentials import (
     CredentialNotFoundError,
     CredentialStatus,
     validate_provider,
 )
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.services.credentials import (
     DEFAULT_EVENTS_LIMIT,
     MAX_EVENTS_LIMIT,
     CredentialHealth,
-    CredentialService,
 )
 
 router = APIRouter(prefix="/api/auth/oauth")
@@ -31,21 +38,6 @@ _SEVERITY = [
     CredentialStatus.REFRESHING,
     CredentialStatus.PRESENT,
 ]
-_service_lock = threading.Lock()
-
-
-def get_credential_service(request: Request) -> CredentialService:
-    """One service per app, so refreshes in this process share one flight."""
-    state = request.app.state
-    with _service_lock:
-        service: CredentialService | None = getattr(state, "credential_service", None)
-        if service is None:
-            service = CredentialService(state.runtime, actor="api")
-            state.credential_service = service
-    return service
-
-
-CredentialServiceDep = Annotated[CredentialService, Depends(get_credential_service)]
 
 
 def overall(items: list[CredentialHealth]) -> str:
@@ -54,7 +46,7 @@ def overall(items: list[CredentialHealth]) -> str:
     return min((h.status for h in items), key=_SEVERITY.index).value
 
 
-@router.get("/health")
+@router.get("/health", response_model=CredentialHealthAll, responses=error_responses())
 def health_all(credentials: CredentialServiceDep) -> dict[str, Any]:
     items = credentials.health()
     providers: dict[str, list[CredentialHealth]] = {}
@@ -67,7 +59,11 @@ def health_all(credentials: CredentialServiceDep) -> dict[str, Any]:
     }
 
 
-@router.get("/health/{provider}")
+@router.get(
+    "/health/{provider}",
+    response_model=CredentialHealthOfProvider,
+    responses=error_responses(ErrorCode.UNKNOWN_CREDENTIAL_PROVIDER, ErrorCode.INVALID_IDENTIFIER),
+)
 def health_provider(
     provider: str, credentials: CredentialServiceDep, account: str | None = None
 ) -> dict[str, Any]:
@@ -79,7 +75,22 @@ def health_provider(
     }
 
 
-@router.post("/refresh/{provider}")
+@router.post(
+    "/refresh/{provider}",
+    response_model=CredentialHealthBody,
+    responses=error_responses(
+        ErrorCode.UNKNOWN_CREDENTIAL_PROVIDER,
+        ErrorCode.NOT_AN_OAUTH_PROVIDER,
+        ErrorCode.ACCOUNT_REQUIRED,
+        ErrorCode.INVALID_IDENTIFIER,
+        ErrorCode.CREDENTIAL_NOT_FOUND,
+        ErrorCode.CREDENTIAL_NEEDS_REAUTH,
+        ErrorCode.CREDENTIAL_KEY_MISMATCH,
+        ErrorCode.CREDENTIAL_UNDECRYPTABLE,
+        ErrorCode.REFRESH_TRANSIENT,
+        ErrorCode.REFRESH_IN_PROGRESS,
+    ),
+)
 def refresh(
     provider: str, credentials: CredentialServiceDep, account: str | None = None
 ) -> dict[str, Any]:
@@ -93,14 +104,20 @@ def refresh(
         if len(accounts) > 1:
             raise InvalidInputError(
                 f"{provider} has {len(accounts)} accounts: pass ?account=",
-                code="account_required",
+                code=ErrorCode.ACCOUNT_REQUIRED,
                 details={"accounts": accounts},
             )
         account = accounts[0]
     return credentials.refresh(provider, account).to_dict()
 
 
-@router.get("/events")
+@router.get(
+    "/events",
+    response_model=CredentialEventList,
+    responses=error_responses(
+        ErrorCode.UNKNOWN_CREDENTIAL_PROVIDER, ErrorCode.INVALID_IDENTIFIER, validated=True
+    ),
+)
 def events(
     credentials: CredentialServiceDep,
     provider: str | None = None,

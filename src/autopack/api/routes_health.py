@@ -1,15 +1,23 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from typing import Any
+
+from fastapi import APIRouter, Response
 
 from autopack.api.deps import RuntimeDep
+from autopack.api.schemas import HealthBody
 from autopack.services.health import check_health
 
 router = APIRouter()
 
 
-@router.get("/health")
-def health(runtime: RuntimeDep) -> JSONResponse:
+@router.get(
+    "/health",
+    response_model=HealthBody,
+    response_model_exclude_unset=True,
+    responses={503: {"model": HealthBody, "description": "database unreachable or behind"}},
+)
+def health(runtime: RuntimeDep, response: Response) -> dict[str, Any]:
     report = check_health(runtime)
-    return JSONResponse(report.to_dict(), status_code=200 if report.healthy else 503)
+    response.status_code = 200 if report.healthy else 503
+    return report.to_dict()

@@ -12,6 +12,8 @@ import secrets
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from autopack.domain.error_codes import ErrorCode
+
 API_KEY_HEADER = "X-API-Key"
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({("GET", "/health"), ("HEAD", "/health")})
 
@@ -31,11 +33,11 @@ class ApiKeyMiddleware:
             await self._app(scope, receive, send)
             return
         code, message = (
-            ("invalid_api_key", "the X-API-Key header is wrong")
+            (ErrorCode.INVALID_API_KEY, "the X-API-Key header is wrong")
             if given
-            else ("missing_api_key", "send the API key in the X-API-Key header")
+            else (ErrorCode.MISSING_API_KEY, "send the API key in the X-API-Key header")
         )
-        body = json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
+        body = json.dumps({"error": {"code": code.value, "message": message}}).encode("utf-8")
         await send(
             {
                 "type": "http.response.start",

@@ -1,18 +1,48 @@
-"""What every command shares: ASCII-safe output, runtime construction, JSON."""
+"""What every command shares: ASCII-safe output, exit codes, runtime construction, JSON."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from autopack.domain.error_codes import ErrorCategory, ErrorCode
+
 if TYPE_CHECKING:
     from autopack.domain.principals import Actor
     from autopack.services.context import Runtime
+
+# Exit codes, documented in the README and `autopack --help`.
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+# The one place an error code's category becomes an exit code.
+EXIT_CODES: Mapping[ErrorCategory, int] = MappingProxyType(
+    {
+        ErrorCategory.INVALID_INPUT: EXIT_BAD_INPUT,
+        ErrorCategory.UNAUTHENTICATED: EXIT_BAD_INPUT,
+        ErrorCategory.FORBIDDEN: EXIT_BAD_INPUT,
+        ErrorCategory.NOT_FOUND: EXIT_BAD_INPUT,
+        ErrorCategory.CONFLICT: EXIT_BAD_INPUT,
+        ErrorCategory.INVALID_REQUEST: EXIT_BAD_INPUT,
+        ErrorCategory.PROTOCOL: EXIT_BAD_INPUT,
+        ErrorCategory.CONFIGURATION: EXIT_BAD_INPUT,
+        ErrorCategory.CHECK_FAILED: EXIT_CHECK_FAILED,
+        ErrorCategory.INTERNAL: EXIT_CHECK_FAILED,
+        ErrorCategory.UNAVAILABLE: EXIT_UNAVAILABLE,
+    }
+)
+
+
+def exit_code(code: ErrorCode) -> int:
+    return EXIT_CODES[code.category]
 
 
 def ascii_safe(text: str) -> str:

@@ -10,6 +10,7 @@ import typer
 
 from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, out, out_json, runtime
 from autopack.domain.canonical import parse_json_strict
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.ledger import MAX_PAYLOAD_BYTES, ActionStatus
 from autopack.services.executor import Executor
@@ -39,13 +40,14 @@ def read_payload(source: str) -> Any:
                 data = handle.read(limit + 1)
         except OSError as exc:
             raise InvalidInputError(
-                f"cannot read payload file {source!r}: {exc.strerror}", code="payload_unreadable"
+                f"cannot read payload file {source!r}: {exc.strerror}",
+                code=ErrorCode.PAYLOAD_UNREADABLE,
             ) from exc
     if len(data) > limit:
         raise InvalidInputError(
             f"payload file is larger than {limit} bytes; the canonical limit is "
             f"{MAX_PAYLOAD_BYTES}",
-            code="payload_too_large",
+            code=ErrorCode.PAYLOAD_TOO_LARGE,
         )
     return parse_json_strict(data)
 

@@ -13,8 +13,8 @@ import typer.main
 from typer.models import TyperInfo
 
 from autopack import __version__
-from autopack.cli._common import err, out
-from autopack.domain.errors import EXIT_CHECK_FAILED, AutopackError
+from autopack.cli._common import EXIT_CHECK_FAILED, err, exit_code, out
+from autopack.domain.errors import AutopackError
 
 HELP = """Autopack: a safety kernel for autonomous software that acts in the real world.
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="autopack")
     except AutopackError as exc:
         err(f"error: {exc.message}")
-        sys.exit(exc.exit_code)
+        sys.exit(exit_code(exc.code))
     except KeyboardInterrupt:
         err("interrupted")
         sys.exit(130)

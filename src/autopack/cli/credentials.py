@@ -15,6 +15,7 @@ import typer
 
 from autopack.cli._common import JSON_OPTION, flush, out, out_json, runtime
 from autopack.domain.credentials import PROVIDERS, CredentialStatus
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import CheckFailedError, InvalidInputError
 from autopack.services.credentials import (
     DEFAULT_EVENTS_LIMIT,
@@ -38,7 +39,7 @@ def _read_secret(prompt: str) -> str:
     value = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline()
     value = value.rstrip("\r\n")
     if not value:
-        raise InvalidInputError("expected the secret on stdin", code="secret_missing")
+        raise InvalidInputError("expected the secret on stdin", code=ErrorCode.SECRET_MISSING)
     return value
 
 
@@ -165,7 +166,7 @@ def health(
         ]
         if bad:
             raise CheckFailedError(
-                f"unhealthy credentials: {', '.join(bad)}", code="credentials_unhealthy"
+                f"unhealthy credentials: {', '.join(bad)}", code=ErrorCode.CREDENTIALS_UNHEALTHY
             )
 
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from autopack.cli._common import out
-from autopack.domain.errors import EXIT_CHECK_FAILED, InvalidInputError
+from autopack.cli._common import EXIT_CHECK_FAILED, out
+from autopack.domain.error_codes import ErrorCode
+from autopack.domain.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from autopack.governance.findings import Report
@@ -67,7 +68,9 @@ def _format(value: str) -> OutputFormat:
         return "json"
     if value == "sarif":
         return "sarif"
-    raise InvalidInputError(f"--format {value!r}: use text, json or sarif", code="bad_format")
+    raise InvalidInputError(
+        f"--format {value!r}: use text, json or sarif", code=ErrorCode.BAD_FORMAT
+    )
 
 
 def _view(root: Path, registry: Path | None) -> RepoView:
@@ -149,7 +152,7 @@ def summary(
     if outcome.state == "skipped" and (check or execute):
         raise InvalidInputError(
             f"{view.loaded.path}: no summary section, but --check/--execute asked for it",
-            code="missing_section",
+            code=ErrorCode.MISSING_SECTION,
         )
     if outcome.new_text is not None:
         from autopack.services.fsio import atomic_write_text
@@ -180,12 +183,12 @@ def init(
     from autopack.services.fsio import atomic_write_text
 
     if not root.is_dir():
-        raise InvalidInputError(f"--root {root}: no such directory", code="bad_root")
+        raise InvalidInputError(f"--root {root}: no such directory", code=ErrorCode.BAD_ROOT)
     path, shown = registry_location(root, registry)
     if not shown.lower().endswith(".toml"):
         raise InvalidInputError(f"--registry {shown}: init writes TOML; use a .toml name")
     if path.exists() and not force:
-        raise InvalidInputError(f"{shown} exists; add --force to replace it", code="exists")
+        raise InvalidInputError(f"{shown} exists; add --force to replace it", code=ErrorCode.EXISTS)
     name = root.resolve().name or "project"
     text = render_init(name, list_repo_files(root), shown)
     atomic_write_text(path, text)

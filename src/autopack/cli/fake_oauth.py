@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConfigurationError
 from autopack.fake_oauth.server import DEFAULT_ACCESS_TTL, serve
 
@@ -32,4 +33,6 @@ def serve_command(
     try:
         serve(host, port, access_ttl=access_ttl, refresh_ttl=refresh_ttl, verbose=verbose)
     except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"cannot serve: {exc}", code="fake_oauth_start_failed") from exc
+        raise ConfigurationError(
+            f"cannot serve: {exc}", code=ErrorCode.FAKE_OAUTH_START_FAILED
+        ) from exc

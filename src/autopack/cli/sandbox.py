@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConfigurationError
 from autopack.domain.sandbox_protocol import Mode, default_store_path
 from autopack.sandbox.server import SandboxStartError, ServeOptions, read_token, serve
@@ -59,4 +60,4 @@ def serve_command(
         )
         serve(options)
     except SandboxStartError as exc:
-        raise ConfigurationError(str(exc), code="sandbox_start_failed") from None
+        raise ConfigurationError(str(exc), code=ErrorCode.SANDBOX_START_FAILED) from None

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConfigurationError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -28,14 +29,14 @@ def normalize_database_url(url: str) -> str:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError; keep the message short
         raise ConfigurationError(
-            "AUTOPACK_DATABASE_URL is not a database URL", code="invalid_database_url"
+            "AUTOPACK_DATABASE_URL is not a database URL", code=ErrorCode.INVALID_DATABASE_URL
         ) from exc
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigurationError(
             f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql",
-            code="invalid_database_url",
+            code=ErrorCode.INVALID_DATABASE_URL,
         )
     return parsed.render_as_string(hide_password=False)
 

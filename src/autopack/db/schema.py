@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from autopack.db.models import Base
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import CheckFailedError, UnavailableError
 
 SCRIPT_LOCATION = "autopack.db:migrations"
@@ -46,7 +47,7 @@ def current_revision(engine: Engine) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     except SQLAlchemyError as exc:
         raise UnavailableError(
-            f"database unreachable: {type(exc).__name__}", code="database_unreachable"
+            f"database unreachable: {type(exc).__name__}", code=ErrorCode.DATABASE_UNREACHABLE
         ) from exc
 
 
@@ -83,7 +84,7 @@ def ensure_at_head(engine: Engine) -> SchemaStatus:
         shown = status.current or "empty"
         raise UnavailableError(
             f"database schema is at {shown}, this version needs {status.head}: {UPGRADE_HINT}",
-            code="schema_not_at_head",
+            code=ErrorCode.SCHEMA_NOT_AT_HEAD,
             details={"current": status.current, "head": status.head},
         )
     return status
@@ -96,13 +97,13 @@ def check(engine: Engine) -> SchemaStatus:
         raise CheckFailedError(
             f"database schema is at {status.current or 'empty'}, head is {status.head}: "
             + UPGRADE_HINT,
-            code="schema_not_at_head",
+            code=ErrorCode.SCHEMA_BEHIND,
         )
     diffs = model_differences(engine)
     if diffs:
         raise CheckFailedError(
             "models differ from migrations: " + "; ".join(diffs),
-            code="schema_drift",
+            code=ErrorCode.SCHEMA_DRIFT,
             details={"differences": diffs},
         )
     return status

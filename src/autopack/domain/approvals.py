@@ -15,9 +15,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from autopack.domain.canonical import canonical_hash
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError
 from autopack.domain.ledger import action_category, always_needs_human
 from autopack.domain.principals import Actor
@@ -37,18 +38,26 @@ class ApprovalStatus(enum.StrEnum):
 
 
 class ApprovalRefusedError(ConflictError):
-    default_code = "approval_refused"
+    default_code = ErrorCode.APPROVAL_REFUSED
 
 
 _PERSON = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+-]*")
 PERSON_MAX = 64
 
 
-def validate_person(kind: str, name: str) -> str:
+PersonRole = Literal["requester", "actor", "approver"]
+_INVALID_PERSON: Mapping[PersonRole, ErrorCode] = {
+    "requester": ErrorCode.INVALID_REQUESTER,
+    "actor": ErrorCode.INVALID_ACTOR,
+    "approver": ErrorCode.INVALID_APPROVER,
+}
+
+
+def validate_person(kind: PersonRole, name: str) -> str:
     if not name or len(name) > PERSON_MAX or _PERSON.fullmatch(name) is None:
         raise InvalidInputError(
             f"invalid {kind} {name[:80]!r}: 1 to {PERSON_MAX} of letters, digits and '._@:+-'",
-            code=f"invalid_{kind}",
+            code=_INVALID_PERSON[kind],
         )
     return name
 
@@ -115,26 +124,28 @@ class ProjectPolicy:
     @classmethod
     def from_json(cls, data: Any) -> ProjectPolicy:
         if not isinstance(data, Mapping):
-            raise InvalidInputError("policy file must hold a JSON object", code="invalid_policy")
+            raise InvalidInputError(
+                "policy file must hold a JSON object", code=ErrorCode.INVALID_POLICY
+            )
         unknown = set(data) - {"schema", "allow_self_approval", "auto_approve", "two_person"}
         if unknown:
             raise InvalidInputError(
                 f"policy file has unknown fields: {', '.join(sorted(unknown))}",
-                code="invalid_policy",
+                code=ErrorCode.INVALID_POLICY,
             )
         if data.get("schema", POLICY_SCHEMA) != POLICY_SCHEMA:
             raise InvalidInputError(
-                f"policy schema must be {POLICY_SCHEMA!r}", code="invalid_policy"
+                f"policy schema must be {POLICY_SCHEMA!r}", code=ErrorCode.INVALID_POLICY
             )
         self_ok = data.get("allow_self_approval", False)
         if not isinstance(self_ok, bool):
             raise InvalidInputError(
-                "allow_self_approval must be true or false", code="invalid_policy"
+                "allow_self_approval must be true or false", code=ErrorCode.INVALID_POLICY
             )
         rules: list[tuple[str, str]] = []
         raw_rules = data.get("auto_approve", [])
         if not isinstance(raw_rules, list):
-            raise InvalidInputError("auto_approve must be a list", code="invalid_policy")
+            raise InvalidInputError("auto_approve must be a list", code=ErrorCode.INVALID_POLICY)
         for rule in raw_rules:
             if (
                 not isinstance(rule, Mapping)
@@ -143,13 +154,13 @@ class ProjectPolicy:
             ):
                 raise InvalidInputError(
                     'each auto_approve rule is {"provider": "...", "action": "..."}',
-                    code="invalid_policy",
+                    code=ErrorCode.INVALID_POLICY,
                 )
             rules.append((rule["provider"], rule["action"]))
         two: list[TwoPersonRule] = []
         raw_two = data.get("two_person", [])
         if not isinstance(raw_two, list):
-            raise InvalidInputError("two_person must be a list", code="invalid_policy")
+            raise InvalidInputError("two_person must be a list", code=ErrorCode.INVALID_POLICY)
         for rule in raw_two:
             if (
                 not isinstance(rule, Mapping)
@@ -160,7 +171,7 @@ class ProjectPolicy:
                 raise InvalidInputError(
                     "each two_person rule names one or more of category, provider and "
                     'account, e.g. {"category": "trade", "account": "live"}',
-                    code="invalid_policy",
+                    code=ErrorCode.INVALID_POLICY,
                 )
             two.append(TwoPersonRule(**{k: str(v) for k, v in rule.items()}))
         return cls(allow_self_approval=self_ok, auto_approve=tuple(rules), two_person=tuple(two))
@@ -173,15 +184,15 @@ def check_decidable(status: str, expires_at: datetime, now: datetime) -> None:
     """An approval can be decided once, and only before it expires."""
     if status == ApprovalStatus.PENDING and now >= expires_at:
         raise ApprovalRefusedError(
-            "approval expired: propose the action again", code="approval_expired"
+            "approval expired: propose the action again", code=ErrorCode.APPROVAL_EXPIRED
         )
     if status == ApprovalStatus.EXPIRED:
         raise ApprovalRefusedError(
-            "approval expired: propose the action again", code="approval_expired"
+            "approval expired: propose the action again", code=ErrorCode.APPROVAL_EXPIRED
         )
     if status != ApprovalStatus.PENDING:
         raise ApprovalRefusedError(
-            f"approval already {status}: an approval is single use", code="approval_used"
+            f"approval already {status}: an approval is single use", code=ErrorCode.APPROVAL_USED
         )
 
 
@@ -190,7 +201,7 @@ def check_hash(given: str, expected: str) -> None:
         raise ApprovalRefusedError(
             "hash does not match what this approval covers: re-read the action and "
             "approve the hash it shows",
-            code="approval_hash_mismatch",
+            code=ErrorCode.APPROVAL_HASH_MISMATCH,
         )
 
 
@@ -198,12 +209,14 @@ def check_approver(
     requester: str, requester_principal: int | None, approver: Actor, policy: ProjectPolicy
 ) -> None:
     if approver.name == AUTO_APPROVER:
-        raise ApprovalRefusedError(f"{AUTO_APPROVER!r} is reserved", code="approver_reserved")
+        raise ApprovalRefusedError(
+            f"{AUTO_APPROVER!r} is reserved", code=ErrorCode.APPROVER_RESERVED
+        )
     if approver.same_person(requester, requester_principal) and not policy.allow_self_approval:
         raise ApprovalRefusedError(
             "the requester cannot approve its own action (the project policy does not "
             "allow self-approval)",
-            code="self_approval_refused",
+            code=ErrorCode.SELF_APPROVAL_REFUSED,
         )
 
 
@@ -218,12 +231,14 @@ def check_usable_for_dispatch(
 ) -> None:
     """Just before the first dispatch: the approval holds and covers exactly this hash."""
     if status != ApprovalStatus.APPROVED:
-        raise ApprovalRefusedError(f"approval is {status}, not approved", code="not_approved")
+        raise ApprovalRefusedError(
+            f"approval is {status}, not approved", code=ErrorCode.NOT_APPROVED
+        )
     if payload_hash not in hashes:
         raise ApprovalRefusedError(
-            "approval does not cover this payload hash", code="approval_hash_mismatch"
+            "approval does not cover this payload hash", code=ErrorCode.APPROVAL_HASH_MISMATCH
         )
     if first_attempt and now >= expires_at:
         raise ApprovalRefusedError(
-            "approval expired before the action started", code="approval_expired"
+            "approval expired before the action started", code=ErrorCode.APPROVAL_EXPIRED
         )

@@ -16,13 +16,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 
 class CanonicalizationError(InvalidInputError):
-    default_code = "not_canonicalizable"
+    default_code = ErrorCode.NOT_CANONICALIZABLE
 
 
 def format_utc(moment: datetime) -> str:
@@ -30,7 +31,7 @@ def format_utc(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise CanonicalizationError(
             "naive datetime refused: give a timezone-aware datetime",
-            code="naive_datetime",
+            code=ErrorCode.NAIVE_DATETIME,
         )
     text = moment.astimezone(UTC).replace(tzinfo=None).isoformat()
     return text + "Z"
@@ -47,13 +48,13 @@ def normalize(value: Any, *, _path: str = "$") -> JsonValue:
     if isinstance(value, float):
         raise CanonicalizationError(
             f"float at {_path} refused in hashed data: encode it as a decimal string",
-            code="float_not_allowed",
+            code=ErrorCode.FLOAT_NOT_ALLOWED,
             details={"path": _path},
         )
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise CanonicalizationError(
-                f"non-finite decimal at {_path} refused", code="float_not_allowed"
+                f"non-finite decimal at {_path} refused", code=ErrorCode.FLOAT_NOT_ALLOWED
             )
         return str(value)
     if isinstance(value, datetime):
@@ -65,20 +66,21 @@ def normalize(value: Any, *, _path: str = "$") -> JsonValue:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalizationError(
-                    f"non-string key {key!r} at {_path}", code="non_string_key"
+                    f"non-string key {key!r} at {_path}", code=ErrorCode.NON_STRING_KEY
                 )
             nkey = unicodedata.normalize("NFC", key)
             if nkey in out:
                 raise CanonicalizationError(
                     f"duplicate key {nkey!r} at {_path} after NFC normalisation",
-                    code="duplicate_key",
+                    code=ErrorCode.DUPLICATE_KEY,
                 )
             out[nkey] = normalize(item, _path=f"{_path}.{nkey}")
         return out
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         return [normalize(item, _path=f"{_path}[{i}]") for i, item in enumerate(value)]
     raise CanonicalizationError(
-        f"value of type {type(value).__name__} at {_path} is not JSON", code="unsupported_type"
+        f"value of type {type(value).__name__} at {_path} is not JSON",
+        code=ErrorCode.UNSUPPORTED_TYPE,
     )
 
 
@@ -109,19 +111,21 @@ def canonical_hash(value: Any) -> str:
 def _refuse_float(text: str) -> Any:
     raise CanonicalizationError(
         f"number {text} has a fraction or exponent: encode decimals as strings",
-        code="float_not_allowed",
+        code=ErrorCode.FLOAT_NOT_ALLOWED,
     )
 
 
 def _refuse_constant(text: str) -> Any:
-    raise CanonicalizationError(f"{text} is not valid JSON", code="float_not_allowed")
+    raise CanonicalizationError(f"{text} is not valid JSON", code=ErrorCode.FLOAT_NOT_ALLOWED)
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, item in pairs:
         if key in out:
-            raise CanonicalizationError(f"duplicate key {key!r} in JSON", code="duplicate_key")
+            raise CanonicalizationError(
+                f"duplicate key {key!r} in JSON", code=ErrorCode.DUPLICATE_KEY
+            )
         out[key] = item
     return out
 
@@ -131,7 +135,7 @@ def parse_json_strict(data: bytes | str) -> JsonValue:
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
-        raise CanonicalizationError("JSON must be UTF-8", code="invalid_json") from exc
+        raise CanonicalizationError("JSON must be UTF-8", code=ErrorCode.INVALID_JSON) from exc
     try:
         parsed = json.loads(
             text,
@@ -142,6 +146,6 @@ def parse_json_strict(data: bytes | str) -> JsonValue:
     except json.JSONDecodeError as exc:
         raise CanonicalizationError(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            code="invalid_json",
+            code=ErrorCode.INVALID_JSON,
         ) from exc
     return normalize(parsed)

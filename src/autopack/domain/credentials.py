@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from autopack.domain.canonical import canonical_hash, canonical_json, format_utc
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import (
     AuthenticationError,
     CheckFailedError,
@@ -91,43 +92,43 @@ class ErrorClass(enum.StrEnum):
 
 
 class UnknownCredentialProviderError(InvalidInputError):
-    default_code = "unknown_credential_provider"
+    default_code = ErrorCode.UNKNOWN_CREDENTIAL_PROVIDER
 
 
 class CredentialNotFoundError(NotFoundError):
-    default_code = "credential_not_found"
+    default_code = ErrorCode.CREDENTIAL_NOT_FOUND
 
 
 class CredentialNeedsReauthError(ConflictError):
     """The account needs a person to reconnect; dispatch for it is paused."""
 
-    default_code = "credential_needs_reauth"
+    default_code = ErrorCode.CREDENTIAL_NEEDS_REAUTH
 
 
 class RefreshTransientError(UnavailableError):
     """The token endpoint kept failing transiently; nothing was marked revoked."""
 
-    default_code = "refresh_transient"
+    default_code = ErrorCode.REFRESH_TRANSIENT
 
 
 class RefreshInProgressError(UnavailableError):
     """Another process holds the refresh lease and did not finish in time."""
 
-    default_code = "refresh_in_progress"
+    default_code = ErrorCode.REFRESH_IN_PROGRESS
 
 
 class CredentialKeyError(ConfigurationError):
     """The configured secret key cannot open this store."""
 
-    default_code = "credential_key_mismatch"
+    default_code = ErrorCode.CREDENTIAL_KEY_MISMATCH
 
 
 class CredentialCorruptError(CheckFailedError):
-    default_code = "credential_undecryptable"
+    default_code = ErrorCode.CREDENTIAL_UNDECRYPTABLE
 
 
 class OAuthConnectError(AuthenticationError):
-    default_code = "oauth_connect_failed"
+    default_code = ErrorCode.OAUTH_CONNECT_FAILED
 
 
 # -- refresh margin ----------------------------------------------------------------
@@ -360,7 +361,7 @@ def oauth_profile(provider: str) -> OAuthProfile:
     if profile is None:
         raise InvalidInputError(
             f"{provider} uses API keys, not OAuth: use `autopack credentials add-key`",
-            code="not_an_oauth_provider",
+            code=ErrorCode.NOT_AN_OAUTH_PROVIDER,
         )
     return profile
 
@@ -371,7 +372,7 @@ def api_key_profile(provider: str) -> ApiKeyProfile:
     if profile is None:
         raise InvalidInputError(
             f"{provider} uses OAuth: use `autopack credentials connect {provider}`",
-            code="not_an_api_key_provider",
+            code=ErrorCode.NOT_AN_API_KEY_PROVIDER,
         )
     return profile
 
@@ -383,7 +384,7 @@ def validate_secret_value(name: str, value: str) -> str:
     if not MIN_STORED_SECRET_LENGTH <= len(value) <= MAX_STORED_SECRET_LENGTH:
         raise InvalidInputError(
             f"{name} must be {MIN_STORED_SECRET_LENGTH} to {MAX_STORED_SECRET_LENGTH} characters",
-            code="invalid_secret_length",
+            code=ErrorCode.INVALID_SECRET_LENGTH,
         )
     return value
 

@@ -1,7 +1,9 @@
-"""The one exception tree. Every error carries a stable machine code.
+"""The one exception tree. Every error carries a stable code from the catalogue.
 
-Interfaces map the class to an HTTP status and a CLI exit code; the code string
-is the contract clients and scripts rely on, so never rename one.
+Each class has a category (``autopack.domain.error_codes``); an error accepts
+only a catalogued code of its own category, so the interfaces map the code's
+category to an HTTP status (``autopack.api.errors``) and a CLI exit code
+(``autopack.cli._common``) in one place each.
 """
 
 from __future__ import annotations
@@ -10,45 +12,58 @@ import enum
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
-# CLI exit codes, documented in the README and `autopack --help`.
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_UNAVAILABLE = 3
+from autopack.domain.error_codes import ErrorCategory, ErrorCode
 
 
 class AutopackError(Exception):
     """Base of every error Autopack raises on purpose."""
 
-    default_code: ClassVar[str] = "autopack_error"
-    exit_code: ClassVar[int] = EXIT_CHECK_FAILED
-    http_status: ClassVar[int] = 500
+    category: ClassVar[ErrorCategory] = ErrorCategory.INTERNAL
+    default_code: ClassVar[ErrorCode] = ErrorCode.AUTOPACK_ERROR
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Checked when the class is defined: a mismatch fails at import.
+        _check_code(cls, cls.default_code)
 
     def __init__(
         self,
         message: str,
         *,
-        code: str | None = None,
+        code: ErrorCode | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.code = code or self.default_code
+        self.code: ErrorCode = self.default_code if code is None else _check_code(type(self), code)
         self.details: dict[str, Any] = dict(details or {})
 
     def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        body: dict[str, Any] = {"code": self.code.value, "message": self.message}
         if self.details:
             body["details"] = self.details
         return body
 
 
+def _check_code(cls: type[AutopackError], code: str) -> ErrorCode:
+    """``code`` as a catalogued code of ``cls``'s category; a programming error otherwise."""
+    try:
+        member = ErrorCode(code)
+    except ValueError:
+        raise TypeError(f"{cls.__name__}: {code!r} is not in the error-code catalogue") from None
+    if member.category is not cls.category:
+        raise TypeError(
+            f"{cls.__name__}: code {member.value!r} is {member.category.value}, "
+            f"the class is {cls.category.value}"
+        )
+    return member
+
+
 class InvalidInputError(AutopackError):
     """The caller gave something Autopack refuses; nothing was changed."""
 
-    default_code = "invalid_input"
-    exit_code = EXIT_BAD_INPUT
-    http_status = 400
+    category = ErrorCategory.INVALID_INPUT
+    default_code = ErrorCode.INVALID_INPUT
 
 
 _Choice = TypeVar("_Choice", bound=enum.Enum)
@@ -63,57 +78,50 @@ def parse_choice(choices: type[_Choice], value: str, what: str) -> _Choice:
         raise InvalidInputError(
             f"unknown {what} {value[:40]!r}: use one of "
             + ", ".join(str(member.value) for member in choices),
-            code="invalid_status",
+            code=ErrorCode.INVALID_STATUS,
         ) from exc
 
 
 class NotFoundError(AutopackError):
-    default_code = "not_found"
-    exit_code = EXIT_BAD_INPUT
-    http_status = 404
+    category = ErrorCategory.NOT_FOUND
+    default_code = ErrorCode.NOT_FOUND
 
 
 class ConflictError(AutopackError):
     """The request contradicts what is already recorded."""
 
-    default_code = "conflict"
-    exit_code = EXIT_BAD_INPUT
-    http_status = 409
+    category = ErrorCategory.CONFLICT
+    default_code = ErrorCode.CONFLICT
 
 
 class AuthenticationError(AutopackError):
-    default_code = "unauthenticated"
-    exit_code = EXIT_BAD_INPUT
-    http_status = 401
+    category = ErrorCategory.UNAUTHENTICATED
+    default_code = ErrorCode.UNAUTHENTICATED
 
 
 class ForbiddenError(AutopackError):
     """The caller is known, but its role does not allow this."""
 
-    default_code = "forbidden"
-    exit_code = EXIT_BAD_INPUT
-    http_status = 403
+    category = ErrorCategory.FORBIDDEN
+    default_code = ErrorCode.FORBIDDEN
 
 
 class ConfigurationError(AutopackError):
     """A setting is missing or unsafe; raised before anything starts."""
 
-    default_code = "invalid_configuration"
-    exit_code = EXIT_BAD_INPUT
-    http_status = 500
+    category = ErrorCategory.CONFIGURATION
+    default_code = ErrorCode.INVALID_CONFIGURATION
 
 
 class UnavailableError(AutopackError):
     """A dependency (database, provider, schema version) is not usable now."""
 
-    default_code = "unavailable"
-    exit_code = EXIT_UNAVAILABLE
-    http_status = 503
+    category = ErrorCategory.UNAVAILABLE
+    default_code = ErrorCode.UNAVAILABLE
 
 
 class CheckFailedError(AutopackError):
     """A check ran and found a problem (drift, mismatch)."""
 
-    default_code = "check_failed"
-    exit_code = EXIT_CHECK_FAILED
-    http_status = 500
+    category = ErrorCategory.CHECK_FAILED
+    default_code = ErrorCode.CHECK_FAILED

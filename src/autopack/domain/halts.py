@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.ledger import validate_name
 
@@ -54,14 +55,16 @@ def parse_scope(text: str) -> HaltScope:
                     validate_name("provider", provider), validate_name("account", account)
                 )
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{exc.message} ({usage})", code="invalid_scope") from exc
-    raise InvalidInputError(f"invalid halt scope {text[:80]!r}: {usage}", code="invalid_scope")
+        raise InvalidInputError(f"{exc.message} ({usage})", code=ErrorCode.INVALID_SCOPE) from exc
+    raise InvalidInputError(
+        f"invalid halt scope {text[:80]!r}: {usage}", code=ErrorCode.INVALID_SCOPE
+    )
 
 
 def validate_reason(reason: str) -> str:
     """A halt always says why: 1 to MAX_REASON characters, not only blanks."""
     if not reason.strip() or len(reason) > MAX_REASON:
         raise InvalidInputError(
-            f"a halt needs a reason of 1 to {MAX_REASON} characters", code="invalid_reason"
+            f"a halt needs a reason of 1 to {MAX_REASON} characters", code=ErrorCode.INVALID_REASON
         )
     return reason

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 
 RUNS_ROOT = ".autonomous_runs"
@@ -36,7 +37,7 @@ RUN_DIR_TEMPLATE = f"{RUNS_ROOT}/<project>/{RUNS_SEGMENT}/<family>/<run_id>/"
 
 
 class InvalidIdentifierError(InvalidInputError):
-    default_code = "invalid_identifier"
+    default_code = ErrorCode.INVALID_IDENTIFIER
 
 
 def validate_identifier(kind: str, value: str) -> str:

@@ -25,9 +25,10 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote  # C-accelerated, ensure_ascii=False
-from typing import Final
+from typing import Final, Literal
 
 from autopack.domain.canonical import canonical_json
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError
 from autopack.domain.providers import LookupStatus, Outcome
 
@@ -72,7 +73,7 @@ CLAIMABLE: Final[frozenset[ActionStatus]] = frozenset({S.APPROVED, S.RETRY_WAIT}
 
 
 class IllegalTransitionError(ConflictError):
-    default_code = "illegal_transition"
+    default_code = ErrorCode.ILLEGAL_TRANSITION
 
 
 def transition(current: ActionStatus | str, target: ActionStatus | str) -> ActionStatus:
@@ -225,18 +226,26 @@ def validate_key(key: str) -> str:
         raise InvalidInputError(
             f"invalid idempotency key {key[:80]!r}: 1 to {KEY_MAX} of letters, digits and "
             "'._:@-', starting with a letter or digit",
-            code="invalid_idempotency_key",
+            code=ErrorCode.INVALID_IDEMPOTENCY_KEY,
         )
     return key
 
 
-def validate_name(kind: str, value: str) -> str:
+NameKind = Literal["provider", "action", "account"]
+_INVALID_NAME: Mapping[NameKind, ErrorCode] = {
+    "provider": ErrorCode.INVALID_PROVIDER,
+    "action": ErrorCode.INVALID_ACTION,
+    "account": ErrorCode.INVALID_ACCOUNT,
+}
+
+
+def validate_name(kind: NameKind, value: str) -> str:
     """Provider, action and account names."""
     if not value or len(value) > NAME_MAX or _NAME.fullmatch(value) is None:
         raise InvalidInputError(
             f"invalid {kind} {value[:80]!r}: 1 to {NAME_MAX} of lowercase letters, digits, "
             "'.', '_', '-'",
-            code=f"invalid_{kind}",
+            code=_INVALID_NAME[kind],
         )
     return value
 

@@ -27,6 +27,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ForbiddenError, InvalidInputError
 
 
@@ -85,7 +86,7 @@ class Actor:
             raise ForbiddenError(
                 f"{self.name} ({self.role.value}) may not {permission.value.replace('_', ' ')}: "
                 "ask an operator or an admin",
-                code="forbidden",
+                code=ErrorCode.FORBIDDEN,
                 details={"permission": permission.value, "role": self.role.value},
             )
 
@@ -168,7 +169,7 @@ def validate_principal_name(name: str) -> str:
         raise InvalidInputError(
             f"invalid principal name {name[:80]!r}: 1 to {NAME_MAX} of lowercase letters, "
             "digits, '.', '_' and '-'",
-            code="invalid_principal_name",
+            code=ErrorCode.INVALID_PRINCIPAL_NAME,
         )
     return name
 
@@ -179,5 +180,5 @@ def parse_role(value: str) -> Role:
     except ValueError as exc:
         raise InvalidInputError(
             f"unknown role {value[:40]!r}: use one of {', '.join(r.value for r in Role)}",
-            code="invalid_role",
+            code=ErrorCode.INVALID_ROLE,
         ) from exc

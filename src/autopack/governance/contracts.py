@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autopack.governance.markdown import MarkdownFacts, parse_markdown
@@ -22,6 +22,9 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _ENDPOINT = re.compile(rf"^({'|'.join(HTTP_METHODS)}) (/\S*)$")
 _BACKTICKED = re.compile(r"`([^`]+)`")
 _STATUS = re.compile(r"`([1-5]\d\d)`")
+# "(code `x`)" or "(codes `x`, `y` and `z`)" inside one status's text.
+_CODE_LIST = re.compile(r"\bcodes?\s+((?:`[a-z0-9_]+`(?:,\s*|\s+or\s+|\s+and\s+)?)+)")
+_CODE = re.compile(r"`([a-z0-9_]+)`")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 SHELL_LANGUAGES = frozenset(
     {"", "bash", "sh", "shell", "zsh", "console", "powershell", "pwsh", "ps1", "cmd", "bat"}
@@ -37,6 +40,8 @@ class DocumentedEndpoint:
     line: int
     auth: str | None
     statuses: tuple[int, ...]
+    # Error codes the Responses bullet names, by the status they are listed under.
+    codes: Mapping[int, frozenset[str]] = field(default_factory=dict)
 
 
 def _bullet(lines: Sequence[str], name: str) -> str | None:
@@ -52,6 +57,17 @@ def _bullet(lines: Sequence[str], name: str) -> str | None:
             parts.append(more.strip())
         return " ".join(parts)
     return None
+
+
+def codes_by_status(responses: str) -> dict[int, frozenset[str]]:
+    """The error codes named after each status code of a Responses bullet."""
+    parts = _STATUS.split(responses)  # [before, status, its text, status, its text, ...]
+    found: dict[int, set[str]] = {}
+    for status, text in zip(parts[1::2], parts[2::2], strict=True):
+        names = found.setdefault(int(status), set())
+        for listed in _CODE_LIST.finditer(text):
+            names.update(_CODE.findall(listed.group(1)))
+    return {status: frozenset(names) for status, names in found.items()}
 
 
 def documented_endpoints(text: str) -> list[DocumentedEndpoint]:
@@ -75,9 +91,43 @@ def documented_endpoints(text: str) -> list[DocumentedEndpoint]:
                 heading.line,
                 auth.strip("`") if auth else None,
                 tuple(int(code) for code in _STATUS.findall(responses)),
+                codes_by_status(responses),
             )
         )
     return endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentedErrorCode:
+    code: str
+    line: int
+    category: str
+    http: str
+    exit: str
+    meaning: str
+
+
+def documented_error_codes(
+    text: str, section: str = "Error codes"
+) -> dict[str, DocumentedErrorCode]:
+    """Rows ``| `code` | category | HTTP | exit | meaning |`` of the table under
+    ``## <section>``."""
+    facts = parse_markdown(text)
+    lines = text.splitlines()
+    heads = list(facts.headings)
+    found: dict[str, DocumentedErrorCode] = {}
+    for index, heading in enumerate(heads):
+        if heading.level != 2 or heading.text != section:
+            continue
+        stop = heads[index + 1].line - 1 if index + 1 < len(heads) else len(lines)
+        for number in range(heading.line, stop):
+            cells = [cell.strip() for cell in lines[number].strip().strip("|").split("|")]
+            ticked = _CODE.fullmatch(cells[0]) if len(cells) == 5 else None
+            if ticked is not None:
+                found[ticked.group(1)] = DocumentedErrorCode(
+                    ticked.group(1), number + 1, *cells[1:]
+                )
+    return found
 
 
 @dataclass(frozen=True, slots=True)

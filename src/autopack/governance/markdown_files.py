@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -19,7 +20,7 @@ def read_bytes(root: Path, rel: str) -> bytes:
         return (root / rel).read_bytes()
     except OSError as exc:
         raise InvalidInputError(
-            f"{rel}: cannot read: {exc.strerror}", code="unreadable_file"
+            f"{rel}: cannot read: {exc.strerror}", code=ErrorCode.UNREADABLE_FILE
         ) from exc
 
 
@@ -29,7 +30,7 @@ def decode_text(rel: str, data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInputError(
-            f"{rel}: not UTF-8 text (byte {exc.start})", code="unreadable_file"
+            f"{rel}: not UTF-8 text (byte {exc.start})", code=ErrorCode.UNREADABLE_FILE
         ) from exc
 
 

@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 
 REGISTRY_PATH = "docs/PROJECT_INDEX.json"
@@ -196,28 +197,30 @@ def parse_registry_text(text: str, shown: str) -> object:
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise InvalidInputError(f"{shown}: invalid TOML: {exc}", code="bad_registry") from exc
+            raise InvalidInputError(
+                f"{shown}: invalid TOML: {exc}", code=ErrorCode.BAD_REGISTRY
+            ) from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
-            f"{shown}:{exc.lineno}: invalid JSON: {exc.msg}", code="bad_registry"
+            f"{shown}:{exc.lineno}: invalid JSON: {exc.msg}", code=ErrorCode.BAD_REGISTRY
         ) from exc
 
 
 def load_registry(root: Path, registry: Path | None = None) -> LoadedRegistry:
     """Read and validate the registry; anything wrong is bad input (exit 2)."""
     if not root.is_dir():
-        raise InvalidInputError(f"--root {root}: no such directory", code="bad_root")
+        raise InvalidInputError(f"--root {root}: no such directory", code=ErrorCode.BAD_ROOT)
     path, shown = registry_location(root, registry)
     try:
         text = path.read_bytes().decode("utf-8")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         raise InvalidInputError(
-            f"{shown}: registry not found under {root}", code="missing_registry"
+            f"{shown}: registry not found under {root}", code=ErrorCode.MISSING_REGISTRY
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{shown}: unreadable: {exc}", code="bad_registry") from exc
+        raise InvalidInputError(f"{shown}: unreadable: {exc}", code=ErrorCode.BAD_REGISTRY) from exc
     raw = parse_registry_text(text, shown)
     try:
         parsed = Registry.model_validate(raw)
@@ -230,6 +233,6 @@ def load_registry(root: Path, registry: Path | None = None) -> LoadedRegistry:
                 " (not an Autopack registry? point --registry at one, or run `autopack docs init`)"
             )
         raise InvalidInputError(
-            f"{shown}: {where}: {first['msg']}{hint}", code="bad_registry"
+            f"{shown}: {where}: {first['msg']}{hint}", code=ErrorCode.BAD_REGISTRY
         ) from exc
     return LoadedRegistry(root, parsed, text, shown)

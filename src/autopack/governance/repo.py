@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.governance.gitignore import IGNORE_FILE, IgnoreRule, is_ignored, parse_rules
 
@@ -20,7 +21,7 @@ from autopack.governance.gitignore import IGNORE_FILE, IgnoreRule, is_ignored, p
 def _git(root: Path, *args: str) -> list[str]:
     git = shutil.which("git")
     if git is None:
-        raise InvalidInputError(f"{root}: git not found on PATH", code="not_a_git_repo")
+        raise InvalidInputError(f"{root}: git not found on PATH", code=ErrorCode.NOT_A_GIT_REPO)
     proc = subprocess.run(  # noqa: S603 - fixed git arguments, no shell
         [git, "-c", "core.quotepath=off", *args],
         cwd=root,
@@ -31,7 +32,7 @@ def _git(root: Path, *args: str) -> list[str]:
         reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise InvalidInputError(
             f"{root}: not a usable git work tree ({reason[0] if reason else 'git failed'})",
-            code="not_a_git_repo",
+            code=ErrorCode.NOT_A_GIT_REPO,
         )
     return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 
@@ -67,7 +68,7 @@ def walk_files(root: Path) -> list[str]:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
             raise InvalidInputError(
-                f"{prefix or '.'}: cannot list: {exc.strerror}", code="unreadable_file"
+                f"{prefix or '.'}: cannot list: {exc.strerror}", code=ErrorCode.UNREADABLE_FILE
             ) from exc
         for entry in entries:
             rel = prefix + entry.name

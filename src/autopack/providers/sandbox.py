@@ -42,6 +42,7 @@ from typing import Any, Self
 import httpx
 
 from autopack.domain.canonical import JsonValue, canonical_hash, canonical_json, normalize
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.providers import (
     DispatchResult,
@@ -74,7 +75,7 @@ _TEXT_SUMMARY_LIMIT = 500
 
 
 class SandboxRenderError(InvalidInputError):
-    default_code = "invalid_sandbox_intent"
+    default_code = ErrorCode.INVALID_SANDBOX_INTENT
 
 
 def provider_idempotency_key(intent: Intent) -> str:
@@ -155,7 +156,7 @@ class SandboxAdapter:
         if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
             raise InvalidInputError(
                 f"sandbox URL must be http(s)://host:port[/path], got {base_url!r}",
-                code="invalid_sandbox_url",
+                code=ErrorCode.INVALID_SANDBOX_URL,
             )
         self._base_url = base_url.rstrip("/")
         self._token = token
@@ -194,7 +195,7 @@ class SandboxAdapter:
         if MARKER_FIELD in intent.payload:
             raise SandboxRenderError(
                 f"payload field {MARKER_FIELD!r} is reserved: the adapter sets it",
-                code="reserved_field",
+                code=ErrorCode.RESERVED_FIELD,
             )
         key = provider_idempotency_key(intent)
         body: JsonValue = normalize({**intent.payload, MARKER_FIELD: key})
@@ -310,14 +311,14 @@ class SandboxAdapter:
         if intent.provider != PROVIDER_NAME:
             raise SandboxRenderError(
                 f"intent for provider {intent.provider[:64]!r} given to the sandbox adapter",
-                code="wrong_provider",
+                code=ErrorCode.WRONG_PROVIDER,
             )
         kind = ACTION_KINDS.get(intent.action)
         if kind is None:
             raise SandboxRenderError(
                 f"unknown sandbox action {intent.action[:64]!r}: "
                 f"one of {', '.join(sorted(ACTION_KINDS))}",
-                code="unknown_action",
+                code=ErrorCode.UNKNOWN_ACTION,
             )
         return kind
 

@@ -21,6 +21,7 @@ from autopack.domain.approvals import (
     validate_person,
 )
 from autopack.domain.canonical import canonical_json, format_utc, parse_json_strict
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
 from autopack.domain.ledger import ActionStatus, action_category
 from autopack.domain.principals import Actor, Permission, local_actor
@@ -65,7 +66,7 @@ class ApprovalService:
             query = self.store.for_update(query)
         row = conn.execute(query).mappings().first()
         if row is None:
-            raise NotFoundError(f"no approval {approval_id}", code="approval_not_found")
+            raise NotFoundError(f"no approval {approval_id}", code=ErrorCode.APPROVAL_NOT_FOUND)
         return row
 
     def _covered(self, conn: Connection, approval_id: int, *, lock: bool) -> Sequence[RowMapping]:
@@ -154,7 +155,7 @@ class ApprovalService:
         """``hash_`` given: approve; None: reject."""
         approve = hash_ is not None
         who.require(Permission.DECIDE)
-        validate_person("approver" if approve else "rejecter", who.name)
+        validate_person("approver", who.name)
         now = self.rt.clock()
         with self.store.tx() as conn:
             approval = self._approval(conn, approval_id, lock=True)
@@ -177,7 +178,7 @@ class ApprovalService:
             if not covered:
                 raise ConflictError(
                     "no action is awaiting this approval (cancelled or already decided)",
-                    code="nothing_to_approve",
+                    code=ErrorCode.NOTHING_TO_APPROVE,
                 )
             if (
                 hash_ is not None
@@ -190,7 +191,7 @@ class ApprovalService:
                         raise ApprovalRefusedError(
                             f"{who.name} proposed {row['idempotency_key']!r} and cannot "
                             "approve it (the project policy does not allow self-approval)",
-                            code="self_approval_refused",
+                            code=ErrorCode.SELF_APPROVAL_REFUSED,
                         )
             for row in covered:
                 # The binding: each action's payload hash must be one the approval names.
@@ -198,14 +199,14 @@ class ApprovalService:
                     raise ApprovalRefusedError(
                         f"action {row['idempotency_key']!r} changed after the approval was "
                         "requested: its payload hash is not the approved one",
-                        code="approval_hash_mismatch",
+                        code=ErrorCode.APPROVAL_HASH_MISMATCH,
                     )
             earlier = [d for d in self._decisions(conn, approval_id) if d["decision"] == "approve"]
             if approve and any(who.same_person(d["person"], d["principal_id"]) for d in earlier):
                 raise ApprovalRefusedError(
                     "you already approved this; the two-person rule needs a second, "
                     "different person",
-                    code="second_approver_required",
+                    code=ErrorCode.SECOND_APPROVER_REQUIRED,
                 )
             conn.execute(
                 insert(DECISIONS).values(
@@ -236,7 +237,8 @@ class ApprovalService:
             )
             if result.rowcount != 1:
                 raise ApprovalRefusedError(
-                    "approval already decided: an approval is single use", code="approval_used"
+                    "approval already decided: an approval is single use",
+                    code=ErrorCode.APPROVAL_USED,
                 )
             target = ActionStatus.APPROVED if approve else ActionStatus.REJECTED
             for row in covered:
@@ -266,7 +268,7 @@ class ApprovalService:
         unique = sorted(set(keys))
         if not 2 <= len(unique) <= MAX_BATCH:
             raise InvalidInputError(
-                f"a batch covers 2 to {MAX_BATCH} distinct actions", code="invalid_batch"
+                f"a batch covers 2 to {MAX_BATCH} distinct actions", code=ErrorCode.INVALID_BATCH
             )
         now = self.rt.clock()
         with self.store.tx() as conn:
@@ -276,12 +278,12 @@ class ApprovalService:
                     raise ConflictError(
                         f"action {row['idempotency_key']!r} is {row['status']}, "
                         "not awaiting approval",
-                        code="not_awaiting_approval",
+                        code=ErrorCode.NOT_AWAITING_APPROVAL,
                     )
             projects = {r["project"] for r in rows}
             if len(projects) != 1:
                 raise InvalidInputError(
-                    "a batch must stay within one project", code="invalid_batch"
+                    "a batch must stay within one project", code=ErrorCode.INVALID_BATCH
                 )
             hashes = sorted(r["payload_hash"] for r in rows)
             categories = {action_category(r["provider"], r["action"]).value for r in rows}
@@ -328,7 +330,7 @@ class ApprovalService:
                 )
                 if result.rowcount != 1:
                     raise ConflictError(
-                        "an action changed while batching", code="concurrent_update"
+                        "an action changed while batching", code=ErrorCode.CONCURRENT_UPDATE
                     )
             return self._body(conn, batch_id, unique)
 

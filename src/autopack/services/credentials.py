@@ -99,6 +99,7 @@ from autopack.domain.credentials import (
     validate_provider,
     validate_secret_value,
 )
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConfigurationError, InvalidInputError
 from autopack.domain.layout import reauth_task_paths
 from autopack.domain.redaction import Redactor
@@ -630,7 +631,7 @@ class CredentialService:
             raise InvalidInputError(
                 f"{provider} environments are "
                 f"{', '.join(e.value for e in profile.environments)}, not {environment[:32]!r}",
-                code="invalid_environment",
+                code=ErrorCode.INVALID_ENVIRONMENT,
             )
         validate_secret_value("key id", key_id)
         validate_secret_value("secret key", secret)
@@ -666,7 +667,7 @@ class CredentialService:
         if client_id is None:
             raise ConfigurationError(
                 f"set AUTOPACK_{provider.upper()}_CLIENT_ID to connect {provider} accounts",
-                code="missing_oauth_client",
+                code=ErrorCode.MISSING_OAUTH_CLIENT,
             )
         profile = oauth_profile(provider)
         if (
@@ -676,7 +677,7 @@ class CredentialService:
         ):
             raise ConfigurationError(
                 f"set AUTOPACK_{provider.upper()}_CLIENT_SECRET to connect {provider} accounts",
-                code="missing_oauth_client",
+                code=ErrorCode.MISSING_OAUTH_CLIENT,
             )
         return client_id, client_secret
 
@@ -721,16 +722,18 @@ class CredentialService:
         if query.get("state") != pending.state:
             raise OAuthConnectError(
                 "the OAuth callback state does not match this connect attempt",
-                code="oauth_state_mismatch",
+                code=ErrorCode.OAUTH_STATE_MISMATCH,
             )
         if "error" in query:
             word = classify_token_response(400, query["error"]).code
             raise OAuthConnectError(
-                f"the provider refused the authorization: {word}", code="oauth_denied"
+                f"the provider refused the authorization: {word}", code=ErrorCode.OAUTH_DENIED
             )
         code = query.get("code")
         if not code:
-            raise OAuthConnectError("the OAuth callback carries no code", code="oauth_no_code")
+            raise OAuthConnectError(
+                "the OAuth callback carries no code", code=ErrorCode.OAUTH_NO_CODE
+            )
         params: dict[str, Any] = {
             "code": code,
             "code_verifier": pending.code_verifier,
@@ -749,7 +752,7 @@ class CredentialService:
         except _TokenFailedError as exc:
             raise OAuthConnectError(
                 f"code exchange failed: {exc.failure.error_class.value} ({exc.failure.code})",
-                code="oauth_exchange_failed",
+                code=ErrorCode.OAUTH_EXCHANGE_FAILED,
                 details=exc.failure.to_dict(),
             ) from None
         material = {

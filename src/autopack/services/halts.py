@@ -18,6 +18,7 @@ from autopack.db.engine import read_only
 from autopack.db.models import HaltEventRow, HaltRow
 from autopack.domain.approvals import validate_person
 from autopack.domain.canonical import format_utc
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from autopack.domain.halts import parse_scope, validate_reason
 from autopack.domain.principals import Actor, Permission, local_actor
@@ -117,12 +118,12 @@ class HaltService:
             ).rowcount
             row = conn.execute(select(HALTS).where(HALTS.c.id == halt_id)).mappings().first()
             if row is None:
-                raise NotFoundError(f"no halt {halt_id}", code="halt_not_found")
+                raise NotFoundError(f"no halt {halt_id}", code=ErrorCode.HALT_NOT_FOUND)
             if changed != 1:
                 raise ConflictError(
                     f"halt {halt_id} was already released by {row['released_by']} "
                     f"at {_when(row['released_at'])}",
-                    code="halt_released",
+                    code=ErrorCode.HALT_RELEASED,
                 )
             self._event(conn, halt_id, "released", who, note)
         return halt_dict(row)
@@ -132,7 +133,7 @@ class HaltService:
         with self._read() as conn:
             row = conn.execute(select(HALTS).where(HALTS.c.id == halt_id)).mappings().first()
             if row is None:
-                raise NotFoundError(f"no halt {halt_id}", code="halt_not_found")
+                raise NotFoundError(f"no halt {halt_id}", code=ErrorCode.HALT_NOT_FOUND)
             events = conn.execute(
                 select(HALT_EVENTS)
                 .where(HALT_EVENTS.c.halt_id == halt_id)
@@ -163,5 +164,5 @@ class HaltService:
     def _check_id(halt_id: int) -> None:
         if not 1 <= halt_id <= MAX_HALT_ID:
             raise InvalidInputError(
-                f"halt id must be between 1 and {MAX_HALT_ID}", code="invalid_halt_id"
+                f"halt id must be between 1 and {MAX_HALT_ID}", code=ErrorCode.INVALID_HALT_ID
             )

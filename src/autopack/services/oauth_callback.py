@@ -16,6 +16,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from autopack.domain.credentials import OAuthConnectError
+from autopack.domain.error_codes import ErrorCode
 
 CALLBACK_PATH: Final = "/callback"
 LOOPBACK_HOST: Final = "127.0.0.1"
@@ -90,7 +91,7 @@ class LoopbackCallback:
         except OSError as exc:
             raise OAuthConnectError(
                 f"cannot listen on {LOOPBACK_HOST}:{port} for the OAuth callback: {exc.strerror}",
-                code="callback_port_unavailable",
+                code=ErrorCode.CALLBACK_PORT_UNAVAILABLE,
             ) from exc
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -112,7 +113,7 @@ class LoopbackCallback:
         url = self._server.wait(timeout)
         if url is None:
             raise OAuthConnectError(
-                f"no OAuth callback within {timeout:g} s", code="callback_timeout"
+                f"no OAuth callback within {timeout:g} s", code=ErrorCode.CALLBACK_TIMEOUT
             )
         return url
 

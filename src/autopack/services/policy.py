@@ -11,6 +11,7 @@ from pathlib import Path
 
 from autopack.domain.approvals import DEFAULT_POLICY, ProjectPolicy
 from autopack.domain.canonical import parse_json_strict
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.layout import project_policy_path
 
@@ -47,7 +48,8 @@ class PolicyLoader:
             data = parse_json_strict(path.read_bytes())
         except InvalidInputError as exc:
             raise InvalidInputError(
-                f"project policy {path.name} of {project!r}: {exc.message}", code="invalid_policy"
+                f"project policy {path.name} of {project!r}: {exc.message}",
+                code=ErrorCode.INVALID_POLICY,
             ) from exc
         policy = ProjectPolicy.from_json(data)
         with self._lock:

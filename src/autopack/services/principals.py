@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Table, func, insert, select, update
 from autopack.db.engine import read_only
 from autopack.db.models import ApiKeyRow, PrincipalEventRow, PrincipalRow
 from autopack.domain.canonical import canonical_json, format_utc
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, NotFoundError
 from autopack.domain.principals import (
     KEY_ENTROPY_BYTES,
@@ -86,7 +87,7 @@ class PrincipalService:
             .first()
         )
         if row is None:
-            raise NotFoundError(f"no principal {name!r}", code="principal_not_found")
+            raise NotFoundError(f"no principal {name!r}", code=ErrorCode.PRINCIPAL_NOT_FOUND)
         return row
 
     def add(self, name: str, *, role: str, actor: str | Actor) -> dict[str, Any]:
@@ -98,7 +99,7 @@ class PrincipalService:
         with self.rt.engine.begin() as conn:
             taken = conn.execute(select(PRINCIPALS.c.id).where(PRINCIPALS.c.name == name)).first()
             if taken is not None:
-                raise ConflictError(f"principal {name!r} exists", code="principal_exists")
+                raise ConflictError(f"principal {name!r} exists", code=ErrorCode.PRINCIPAL_EXISTS)
             principal_id = conn.execute(
                 insert(PRINCIPALS)
                 .values(
@@ -120,7 +121,7 @@ class PrincipalService:
             row = self._require(conn, name)
             if row["revoked_at"] is not None:
                 raise ConflictError(
-                    f"principal {name!r} is already revoked", code="principal_revoked"
+                    f"principal {name!r} is already revoked", code=ErrorCode.PRINCIPAL_REVOKED
                 )
             conn.execute(
                 update(PRINCIPALS).where(PRINCIPALS.c.id == row["id"]).values(revoked_at=now)
@@ -141,7 +142,9 @@ class PrincipalService:
         with self.rt.engine.begin() as conn:
             row = self._require(conn, name)
             if row["revoked_at"] is not None:
-                raise ConflictError(f"principal {name!r} is revoked", code="principal_revoked")
+                raise ConflictError(
+                    f"principal {name!r} is revoked", code=ErrorCode.PRINCIPAL_REVOKED
+                )
             old = (
                 conn.execute(
                     select(KEYS.c.key_id).where(

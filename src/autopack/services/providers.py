@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.providers import ProviderAdapter
 from autopack.settings import Settings
@@ -26,7 +27,7 @@ FACTORIES: Mapping[str, AdapterFactory] = {"sandbox": _sandbox}
 
 
 class UnknownProviderError(InvalidInputError):
-    default_code = "unknown_provider"
+    default_code = ErrorCode.UNKNOWN_PROVIDER
 
 
 class ProviderRegistry:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from autopack.db.models import RunRow
 from autopack.domain.canonical import canonical_json, format_utc
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, NotFoundError
 from autopack.domain.layout import RunRef, new_run_id, validate_identifier
 from autopack.services.context import Runtime
@@ -71,20 +72,20 @@ class RunService:
         directory = ref.directory(self._rt.workspace)
         with self._rt.session_factory() as session:
             if session.get(RunRow, ref.run_id) is not None:
-                raise ConflictError(f"run {ref.run_id!r} already exists", code="run_exists")
+                raise ConflictError(f"run {ref.run_id!r} already exists", code=ErrorCode.RUN_EXISTS)
             row = RunRow(run_id=ref.run_id, project=project, family=family, created_at=now)
             session.add(row)
             try:
                 session.flush()
             except IntegrityError as exc:
                 raise ConflictError(
-                    f"run {ref.run_id!r} already exists", code="run_exists"
+                    f"run {ref.run_id!r} already exists", code=ErrorCode.RUN_EXISTS
                 ) from exc
             try:
                 directory.mkdir(parents=True, exist_ok=False)
             except FileExistsError as exc:
                 raise ConflictError(
-                    f"run directory already exists: {directory}", code="run_exists"
+                    f"run directory already exists: {directory}", code=ErrorCode.RUN_EXISTS
                 ) from exc
             try:
                 atomic_write_bytes(ref.manifest_path(self._rt.workspace), manifest_bytes(ref, now))
@@ -100,7 +101,7 @@ class RunService:
         with self._rt.session_factory() as session:
             row = session.get(RunRow, run_id)
             if row is None:
-                raise NotFoundError(f"no run {run_id!r}", code="run_not_found")
+                raise NotFoundError(f"no run {run_id!r}", code=ErrorCode.RUN_NOT_FOUND)
             return self._record(row)
 
     def list(

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from autopack.domain.credentials import CredentialCorruptError, CredentialKeyError
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.layout import credentials_key_path
 from autopack.services.context import Entropy
 from autopack.settings import Settings
@@ -127,6 +128,6 @@ def resolve_secret(settings: Settings, entropy: Entropy) -> bytes:
     if settings.is_production:
         raise CredentialKeyError(
             "AUTOPACK_SECRET_KEY is required to store credentials in production",
-            code="missing_secret",
+            code=ErrorCode.MISSING_SECRET,
         )
     return _read_or_create_key_file(credentials_key_path(settings.workspace_path), entropy)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from autopack.domain.error_codes import ErrorCode
+
 
 class Verdict(enum.StrEnum):
     ALLOW = "allow"
@@ -35,14 +37,14 @@ class GateResult:
 
     gate: str
     verdict: Verdict
-    code: str | None = None
+    code: ErrorCode | None = None
     message: str | None = None
 
     def to_dict(self) -> dict[str, str | None]:
         return {
             "gate": self.gate,
             "verdict": self.verdict.value,
-            "code": self.code,
+            "code": None if self.code is None else self.code.value,
             "message": self.message,
         }
 
@@ -130,7 +132,7 @@ class Decision:
         return "; ".join(r.message or r.code or r.gate for r in self.blocking)
 
     @property
-    def code(self) -> str | None:
+    def code(self) -> ErrorCode | None:
         """The stable code of the first blocking gate; None when allowed."""
         blocking = self.blocking
         return blocking[0].code if blocking else None
@@ -152,11 +154,11 @@ def allow(gate: str) -> GateResult:
     return GateResult(gate, Verdict.ALLOW)
 
 
-def hold(gate: str, code: str, message: str) -> GateResult:
+def hold(gate: str, code: ErrorCode, message: str) -> GateResult:
     return GateResult(gate, Verdict.HOLD, code, message)
 
 
-def refuse(gate: str, code: str, message: str) -> GateResult:
+def refuse(gate: str, code: ErrorCode, message: str) -> GateResult:
     return GateResult(gate, Verdict.REFUSE, code, message)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from autopack.domain.approvals import ApprovalRefusedError, check_usable_for_dispatch
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.gates import GateFacts, GateResult, allow, refuse
 
 NAME: Final = "approval"
@@ -16,7 +17,7 @@ class ApprovalGate:
     def check(self, facts: GateFacts) -> GateResult:
         approval = facts.approval
         if approval is None:
-            return refuse(NAME, "not_approved", "action has no approval")
+            return refuse(NAME, ErrorCode.NOT_APPROVED, "action has no approval")
         try:
             check_usable_for_dispatch(
                 status=approval.status,

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Final
 
 from autopack.domain.credentials import StoredState, block_reason
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.gates import CredentialRequirement, GateFacts, GateResult, allow, hold
 
 NAME: Final = "credentials"
+# An active credential holds only when paused; the other states always hold.
+HOLD_CODES: Final = {
+    StoredState.ACTIVE: ErrorCode.CREDENTIALS_PAUSED,
+    StoredState.NEEDS_REAUTH: ErrorCode.CREDENTIALS_NEEDS_REAUTH,
+    StoredState.INVALID: ErrorCode.CREDENTIALS_INVALID,
+}
 
 
 class CredentialsGate:
@@ -25,7 +32,7 @@ class CredentialsGate:
                 how = f"autopack credentials add-key --provider {provider} --account {account}"
             return hold(
                 NAME,
-                "credentials_missing",
+                ErrorCode.CREDENTIALS_MISSING,
                 f"no credentials for {provider}/{account}: run `{how}`",
             )
         state = StoredState(cred.state) if cred.state is not None else StoredState.ACTIVE
@@ -38,5 +45,4 @@ class CredentialsGate:
         )
         if reason is None:
             return allow(NAME)
-        code = "credentials_paused" if state is StoredState.ACTIVE else f"credentials_{state.value}"
-        return hold(NAME, code, reason)
+        return hold(NAME, HOLD_CODES[state], reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.gates import GateFacts, GateResult, allow, hold
 
 NAME: Final = "halt"
@@ -19,7 +20,7 @@ class HaltGate:
         ids = ", ".join(str(h.id) for h in sorted(facts.halts, key=lambda h: h.id))
         return hold(
             NAME,
-            "halted",
+            ErrorCode.HALTED,
             f"halted by halt {ids} ({first.scope}: {first.reason}): "
             f"run `autopack halt release {first.id}` to let it go",
         )

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from autopack.domain.canonical import canonical_json, format_utc
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import CheckFailedError, NotFoundError
 from autopack.domain.layout import RunRef, ledger_export_path, validate_identifier
 from autopack.domain.ledger import GENESIS_HASH, event_hash
@@ -93,7 +94,7 @@ class Audit:
             raise CheckFailedError(
                 f"event chain broken: {len(problems)} problem(s), first: "
                 f"{problems[0]['problem']} at {problems[0]['key']!r} seq {problems[0]['seq']}",
-                code="chain_broken",
+                code=ErrorCode.CHAIN_BROKEN,
                 details=report,
             )
         return report
@@ -103,7 +104,7 @@ class Audit:
         with self.store.read() as conn:
             run = conn.execute(select(RUNS).where(RUNS.c.run_id == run_id)).mappings().first()
             if run is None:
-                raise NotFoundError(f"no run {run_id!r}", code="run_not_found")
+                raise NotFoundError(f"no run {run_id!r}", code=ErrorCode.RUN_NOT_FOUND)
             ref = RunRef(run["project"], run["family"], run["run_id"])
             rows = (
                 conn.execute(

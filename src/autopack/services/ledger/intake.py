@@ -19,6 +19,7 @@ from autopack.domain.approvals import (
     validate_person,
 )
 from autopack.domain.canonical import CanonicalizationError, canonical_form
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.gates import ApprovalFacts, Verdict
 from autopack.domain.layout import validate_identifier
@@ -97,10 +98,12 @@ class Intake:
             raise InvalidInputError(
                 f"provider {provider!r} has no action {action!r}: "
                 f"use one of {', '.join(sorted(adapter.actions))}",
-                code="unknown_action",
+                code=ErrorCode.UNKNOWN_ACTION,
             )
         if not isinstance(payload, Mapping):
-            raise InvalidInputError("the payload must be a JSON object", code="invalid_payload")
+            raise InvalidInputError(
+                "the payload must be a JSON object", code=ErrorCode.INVALID_PAYLOAD
+            )
         try:
             normalized, payload_bytes = canonical_form(payload)
         except CanonicalizationError as exc:
@@ -109,7 +112,7 @@ class Intake:
             raise InvalidInputError(
                 f"payload is {len(payload_bytes)} bytes of canonical JSON; "
                 f"the limit is {MAX_PAYLOAD_BYTES}",
-                code="payload_too_large",
+                code=ErrorCode.PAYLOAD_TOO_LARGE,
             )
         assert isinstance(normalized, dict)
         intent = Intent(provider, action, account, key, normalized)
@@ -169,7 +172,7 @@ class Intake:
             if project is not None and project != run_project:
                 raise InvalidInputError(
                     f"run {run_id!r} belongs to project {run_project!r}, not {project!r}",
-                    code="project_mismatch",
+                    code=ErrorCode.PROJECT_MISMATCH,
                 )
             project = run_project
         policy = self.policies.load(project)

@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from autopack.domain.approvals import ApprovalStatus, validate_person
 from autopack.domain.canonical import canonical_json
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError
 from autopack.domain.ledger import CANCELLABLE, ActionStatus
 from autopack.domain.principals import Actor, Permission, local_actor
@@ -37,7 +38,7 @@ class OperatorActions:
                     f"action {key!r} is {status.value}: only "
                     + ", ".join(sorted(s.value for s in CANCELLABLE))
                     + " actions can be cancelled (nothing may be in flight)",
-                    code="not_cancellable",
+                    code=ErrorCode.NOT_CANCELLABLE,
                 )
             now = self.store.rt.clock()
             new = self.store.move(
@@ -83,16 +84,18 @@ class OperatorActions:
         targets = {"succeeded": ActionStatus.SUCCEEDED, "failed": ActionStatus.FAILED}
         target = targets.get(outcome)
         if target is None:
-            raise InvalidInputError("outcome must be succeeded or failed", code="invalid_outcome")
+            raise InvalidInputError(
+                "outcome must be succeeded or failed", code=ErrorCode.INVALID_OUTCOME
+            )
         if target is ActionStatus.SUCCEEDED and not provider_object_id:
             raise InvalidInputError(
                 "a succeeded resolution needs the provider object id",
-                code="object_id_required",
+                code=ErrorCode.OBJECT_ID_REQUIRED,
             )
         if provider_object_id is not None and (
             len(provider_object_id) > 256 or not provider_object_id.isprintable()
         ):
-            raise InvalidInputError("invalid provider object id", code="invalid_object_id")
+            raise InvalidInputError("invalid provider object id", code=ErrorCode.INVALID_OBJECT_ID)
         with self.store.tx() as conn:
             row = self.store.require_row(conn, key, lock=True)
             status = ActionStatus(row["status"])
@@ -100,7 +103,7 @@ class OperatorActions:
                 raise ConflictError(
                     f"action {key!r} is {status.value}: only needs_attention and unknown "
                     "actions are resolved by a person",
-                    code="not_resolvable",
+                    code=ErrorCode.NOT_RESOLVABLE,
                 )
             now = self.store.rt.clock()
             values: dict[str, Any] = {"completed_at": now, "fencing": row["fencing"] + 1}

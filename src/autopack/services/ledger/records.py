@@ -19,6 +19,7 @@ from sqlalchemy.engine import RowMapping
 
 from autopack.db.models import ApprovalRow, ExternalActionEventRow, ExternalActionRow, RunRow
 from autopack.domain.canonical import format_utc, parse_json_strict
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError
 from autopack.domain.providers import Intent, ProviderAdapter, RenderedRequest
 
@@ -57,11 +58,11 @@ class IntentRequest:
 class LeaseLostError(ConflictError):
     """A worker's compare-and-set found another owner or state: it must stop."""
 
-    default_code = "lease_lost"
+    default_code = ErrorCode.LEASE_LOST
 
 
 class IdempotencyConflictError(ConflictError):
-    default_code = "idempotency_conflict"
+    default_code = ErrorCode.IDEMPOTENCY_CONFLICT
 
 
 def plain(value: Any) -> Any:

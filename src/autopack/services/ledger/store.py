@@ -28,6 +28,7 @@ from sqlalchemy.engine import RowMapping
 
 from autopack.db.engine import read_only
 from autopack.domain.canonical import canonical_json, format_utc
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import NotFoundError
 from autopack.domain.ledger import (
     ActionStatus,
@@ -172,7 +173,7 @@ class LedgerStore:
     def require_row(self, conn: Connection, key: str, *, lock: bool = False) -> RowMapping:
         row = self.row(conn, validate_key(key), lock=lock)
         if row is None:
-            raise NotFoundError(f"no action with key {key!r}", code="action_not_found")
+            raise NotFoundError(f"no action with key {key!r}", code=ErrorCode.ACTION_NOT_FOUND)
         return row
 
     def row_autocommit(self, key: str, db: Any = None) -> dict[str, Any] | None:
@@ -214,7 +215,7 @@ class LedgerStore:
         """The project a run belongs to; ``run_not_found`` when there is no such run."""
         found = self._fetch_all(db, self._run_sql, (run_id,))
         if not found:
-            raise NotFoundError(f"no run {run_id!r}", code="run_not_found")
+            raise NotFoundError(f"no run {run_id!r}", code=ErrorCode.RUN_NOT_FOUND)
         return str(found[0][0])
 
     # -- gate facts -----------------------------------------------------------------

@@ -1,0 +1,377 @@
+"""Response bodies of every route, and the error answers each route declares.
+
+The models are exact (``extra="forbid"``): a service that returns a field the
+model lacks fails the response (a 500 in tests) instead of leaving the OpenAPI
+document behind. docs/CANONICAL_API_CONTRACT.md documents the same shapes; its
+contract test compares each route's status codes and error codes with the
+OpenAPI document both ways.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from autopack.api.errors import ERROR_CODES_KEY, http_status
+from autopack.domain.error_codes import ErrorCode
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors -------------------------------------------------------------------------
+
+
+class ErrorInfo(_Body):
+    code: ErrorCode = Field(description="Stable machine code (the catalogue).")
+    message: str
+    details: Any = Field(default=None, description="Present when the error has details.")
+
+
+class ErrorBody(_Body):
+    error: ErrorInfo
+
+
+AUTH_CODES = (ErrorCode.MISSING_API_KEY, ErrorCode.INVALID_API_KEY)
+
+
+def error_responses(
+    *codes: ErrorCode, protected: bool = True, validated: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each error status it can answer, with the error
+    body and the codes it answers under that status (``x-error-codes``).
+
+    ``protected`` adds 401 (the API key); ``validated`` adds 422 (the route has a
+    body or parameters the schema can refuse)."""
+    by_status: dict[int, list[ErrorCode]] = {}
+    for code in (*codes, *(AUTH_CODES if protected else ())):
+        status = http_status(code)
+        if status is None:
+            raise ValueError(f"{code.value} has no fixed HTTP status")
+        by_status.setdefault(status, []).append(code)
+    if validated:
+        by_status.setdefault(422, []).append(ErrorCode.INVALID_REQUEST)
+    return {
+        status: {
+            "model": ErrorBody,
+            ERROR_CODES_KEY: sorted(code.value for code in found),
+        }
+        for status, found in sorted(by_status.items())
+    }
+
+
+def contract_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` without FastAPI's generic 422 answer: every route declares
+    its own (``error_responses(validated=True)``), with the real error body."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                default = operation.get("responses", {}).get("422", {})
+                if "HTTPValidationError" in str(default.get("content", "")):
+                    del operation["responses"]["422"]
+        components = schema.get("components", {}).get("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        return schema
+
+    return openapi
+
+
+# -- service ------------------------------------------------------------------------
+
+
+class DatabaseHealth(_Body):
+    reachable: bool
+    backend: str
+    schema_revision: str | None
+    schema_head: str
+    at_head: bool
+    error: str | None = Field(default=None, description="Present when unhealthy: why.")
+
+
+class HealthBody(_Body):
+    status: Literal["ok", "unavailable"]
+    version: str
+    database: DatabaseHealth
+
+
+# -- runs ---------------------------------------------------------------------------
+
+
+class RunBody(_Body):
+    run_id: str
+    project: str
+    family: str
+    created_at: str
+    directory: str
+
+
+class RunList(_Body):
+    runs: list[RunBody]
+
+
+# -- credentials --------------------------------------------------------------------
+
+
+class CredentialWarning(_Body):
+    code: str
+    message: str
+    severity: Literal["warning", "critical"]
+
+
+class CredentialHealthBody(_Body):
+    provider: str
+    account: str
+    kind: str
+    environment: str
+    status: str
+    scopes: list[str]
+    expires_at: str | None
+    expires_in: int | None
+    has_refresh_token: bool
+    dispatch_paused: bool
+    last_success_at: str | None
+    last_failure_at: str | None
+    last_error_class: str | None
+    last_error_code: str | None
+    failure_count: int
+    total_failures: int
+    refresh_count: int
+    reauth_task: str | None
+    warnings: list[CredentialWarning]
+    updated_at: str
+
+
+class CredentialHealthAll(_Body):
+    status: str
+    providers: dict[str, str]
+    credentials: list[CredentialHealthBody]
+
+
+class CredentialHealthOfProvider(_Body):
+    provider: str
+    status: str
+    credentials: list[CredentialHealthBody]
+
+
+class CredentialEvent(_Body):
+    id: int
+    provider: str
+    account: str
+    event: str
+    actor: str
+    at: str
+    data: dict[str, Any]
+
+
+class CredentialEventList(_Body):
+    events: list[CredentialEvent]
+
+
+# -- external actions ---------------------------------------------------------------
+
+
+class ActionBody(_Body):
+    key: str
+    provider: str
+    action: str
+    account: str
+    category: str
+    project: str | None
+    run_id: str | None
+    payload: dict[str, Any]
+    payload_hash: str
+    request_hash: str
+    approval_id: int | None
+    requested_by: str
+    status: str
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    completed_at: str | None
+    next_attempt_at: str | None
+    attempt_count: int
+    retry_count: int
+    redispatch_count: int
+    lease_owner: str | None
+    fencing: int
+    lease_expires_at: str | None
+    provider_object_id: str | None
+    response_summary: Any
+    last_error: str | None
+    event_count: int
+
+
+class RenderedRequestBody(_Body):
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+    provider_idempotency_key: str | None
+
+
+class ProposalBody(_Body):
+    created: bool
+    action: ActionBody
+    render: RenderedRequestBody
+    request_hash: str
+
+
+class ActionList(_Body):
+    actions: list[ActionBody]
+
+
+class ChainProblem(_Body):
+    key: str
+    seq: int
+    problem: str
+
+
+class ChainReport(_Body):
+    ok: bool
+    actions: int
+    events: int
+    problems: list[ChainProblem]
+
+
+class ReconcileReport(_Body):
+    expired_leases: int
+    expired_approvals: int
+    succeeded: list[str]
+    retry_wait: list[str]
+    needs_attention: list[str]
+    still_unknown: list[str]
+    settling: list[str]
+
+
+class ExportBody(_Body):
+    path: str
+    document: dict[str, Any]
+
+
+class ApprovalBody(_Body):
+    id: int
+    status: str
+    subject_hash: str
+    hashes: list[str]
+    category: str
+    project: str | None
+    requested_by: str
+    # The authenticated principal that asked; null when it came from the command line.
+    requested_by_principal: int | None
+    # 2 under the project's two-person rule.
+    required_approvals: int
+    decided_by: str | None
+    reason: str | None
+    created_at: str
+    expires_at: str
+    decided_at: str | None
+
+
+class ActionEvent(_Body):
+    # Serialized by alias: the wire names are "from" and "to".
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    seq: int
+    event: str
+    from_status: str | None = Field(alias="from")
+    to_status: str = Field(alias="to")
+    fencing: int
+    actor: str
+    at: str
+    data: dict[str, Any]
+    hash: str
+
+
+class GateAnswer(_Body):
+    """One gate of the dispatch pipeline that does not allow the action now."""
+
+    gate: str
+    verdict: str
+    code: str | None
+    message: str | None
+
+
+class ActionDetail(_Body):
+    action: ActionBody
+    approval: ApprovalBody | None
+    events: list[ActionEvent]
+    waiting_reason: str | None
+    gates: list[GateAnswer]
+
+
+class ApprovalDecision(_Body):
+    decision: str
+    person: str
+    principal_id: int | None
+    via: str
+    at: str
+    reason: str | None
+
+
+class ApprovalWithKeys(ApprovalBody):
+    actions: list[str]
+    decisions: list[ApprovalDecision]
+
+
+class CoveredAction(_Body):
+    key: str
+    provider: str
+    action: str
+    account: str
+    status: str
+    payload_hash: str
+    request_hash: str
+
+
+class ApprovalQueueItem(ApprovalBody):
+    actions: list[CoveredAction]
+
+
+class ApprovalList(_Body):
+    approvals: list[ApprovalQueueItem]
+
+
+# -- halts ----------------------------------------------------------------------------
+
+
+class NewHalt(_Body):
+    scope: str
+    reason: str
+    actor: str
+
+
+class Halt(_Body):
+    id: int
+    scope: str
+    reason: str
+    engaged_by: str
+    engaged_at: str
+    released_by: str | None
+    released_at: str | None
+    release_reason: str | None
+    engaged: bool
+
+
+class HaltEvent(_Body):
+    event: str
+    actor: str
+    principal_id: int | None
+    via: str
+    at: str
+    reason: str
+
+
+class HaltDetail(Halt):
+    events: list[HaltEvent]
+
+
+class HaltList(_Body):
+    halts: list[Halt]
