@@ -161,6 +161,8 @@ PINNED = {
     "principal_not_found": "not_found",
     "principal_revoked": "conflict",
     "second_approver_required": "conflict",
+    "invalid_checkpoint": "invalid_input",
+    "checkpoint_signature_invalid": "check_failed",
 }
 
 # Today's mapping of each category, pinned: (HTTP status or None, CLI exit code).

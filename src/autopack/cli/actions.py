@@ -228,14 +228,56 @@ def resolve(
 
 
 @app.command("verify-chain")
-def verify_chain(as_json: bool = JSON_OPTION) -> None:
+def verify_chain(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file from `actions checkpoint`: also prove that no event it "
+            "anchors was rewritten or removed since.",
+        ),
+    ] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Recompute the event hash chain: exit 0 when intact, 1 on any break."""
+    document = None
+    if checkpoint is not None:
+        try:
+            document = parse_json_strict(checkpoint.read_bytes())
+        except OSError as exc:
+            raise InvalidInputError(
+                f"cannot read {checkpoint}: {exc.strerror}", code=ErrorCode.INVALID_CHECKPOINT
+            ) from exc
     with runtime() as rt:
-        report = LedgerService(rt).verify_chain()
+        report = LedgerService(rt).verify_chain(document)
     if as_json:
         out_json(report)
+        return
+    out(f"ok: {report['events']} events over {report['actions']} actions verify")
+    if checkpoint is not None:
+        out(f"checkpoint {checkpoint}: every anchored event is unchanged")
+
+
+@app.command("checkpoint")
+def checkpoint(
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Where to write it. Keep it where the database's writers cannot reach.",
+        ),
+    ],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Sign the chain's current head (every action's newest event) with a key derived
+    from AUTOPACK_SECRET_KEY, so `verify-chain --checkpoint FILE` can later prove
+    that nothing before it was rewritten, even by someone who recomputed the hashes."""
+    with runtime() as rt:
+        document = LedgerService(rt).write_checkpoint(out_file)
+    body = document["checkpoint"]
+    if as_json:
+        out_json({"path": str(out_file), "actions": body["actions"], "events": body["events"]})
     else:
-        out(f"ok: {report['events']} events over {report['actions']} actions verify")
+        out(f"checkpoint of {body['events']} events over {body['actions']} actions: {out_file}")
 
 
 @app.command("export")

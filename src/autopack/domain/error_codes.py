@@ -171,6 +171,10 @@ class ErrorCode(enum.StrEnum):
     CREDENTIALS_NEEDS_REAUTH = "credentials_needs_reauth"
     CREDENTIALS_INVALID = "credentials_invalid"
 
+    # Chain checkpoints.
+    INVALID_CHECKPOINT = "invalid_checkpoint"
+    CHECKPOINT_SIGNATURE_INVALID = "checkpoint_signature_invalid"
+
     # Halts.
     INVALID_SCOPE = "invalid_scope"
     INVALID_REASON = "invalid_reason"
@@ -334,6 +338,10 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         ),
         _E.CREDENTIALS_INVALID: CodeEntry(
             _CONFLICT, "a gate holds the action: its credential is invalid"
+        ),
+        _E.INVALID_CHECKPOINT: CodeEntry(_BAD, "a checkpoint file that is not a checkpoint"),
+        _E.CHECKPOINT_SIGNATURE_INVALID: CodeEntry(
+            _CHECK, "the checkpoint's signature does not verify with this secret key"
         ),
         _E.INVALID_SCOPE: CodeEntry(_BAD, "a halt scope other than all, provider:P, account:P/A"),
         _E.INVALID_REASON: CodeEntry(_BAD, "a halt reason that is empty or too long"),

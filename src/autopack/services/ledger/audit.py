@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from autopack.domain.canonical import canonical_json, format_utc
+from autopack.domain.checkpoint import checkpoint_body, open_checkpoint, sign_checkpoint
 from autopack.domain.error_codes import ErrorCode
-from autopack.domain.errors import CheckFailedError, NotFoundError
+from autopack.domain.errors import CheckFailedError, ConfigurationError, NotFoundError
 from autopack.domain.layout import RunRef, ledger_export_path, validate_identifier
 from autopack.domain.ledger import GENESIS_HASH, event_hash
 from autopack.services.fsio import atomic_write_bytes
@@ -31,8 +33,51 @@ class Audit:
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
 
-    def verify_chain(self) -> dict[str, Any]:
-        """Recompute every event hash; report any break. Raises CheckFailedError on problems."""
+    def _secret(self) -> str:
+        secret = self.store.rt.settings.secret_key
+        if secret is None:
+            raise ConfigurationError(
+                "checkpoints are signed with AUTOPACK_SECRET_KEY: set it (32+ random "
+                "characters) and keep the same value to verify them later",
+                code=ErrorCode.MISSING_SECRET,
+            )
+        return secret.get_secret_value()
+
+    def checkpoint(self) -> dict[str, Any]:
+        """A signed anchor of the chain as it is now (see ``domain.checkpoint``).
+
+        Refuses to sign a chain that does not verify."""
+        self.verify_chain()
+        with self.store.read() as conn:
+            heads = [
+                (r["idempotency_key"], int(r["event_count"]), r["last_event_hash"])
+                for r in conn.execute(
+                    select(
+                        ACTIONS.c.idempotency_key,
+                        ACTIONS.c.event_count,
+                        ACTIONS.c.last_event_hash,
+                    )
+                ).mappings()
+            ]
+        return sign_checkpoint(checkpoint_body(heads), self._secret())
+
+    def write_checkpoint(self, path: Path) -> dict[str, Any]:
+        """Write a signed checkpoint to ``path`` atomically; returns it."""
+        document = self.checkpoint()
+        atomic_write_bytes(path, canonical_json(document) + b"\n")
+        return document
+
+    def verify_chain(self, checkpoint: Any = None) -> dict[str, Any]:
+        """Recompute every event hash; report any break. Raises CheckFailedError on problems.
+
+        With ``checkpoint`` (a signed checkpoint document), also prove that every
+        event it anchors is still there with the hash it had: this catches a
+        writer who rewrote events and recomputed the whole chain after them."""
+        anchored: dict[tuple[str, int], str] = (
+            {}
+            if checkpoint is None
+            else {(k, s): d for k, s, d in open_checkpoint(checkpoint, self._secret())}
+        )
         problems: list[dict[str, Any]] = []
         actions = 0
         events = 0
@@ -76,6 +121,11 @@ class Audit:
                 )
                 if recomputed != ev["hash"]:
                     problems.append({"key": key, "seq": ev["seq"], "problem": "hash_mismatch"})
+                expected = anchored.pop((key, ev["seq"]), None)
+                if expected is not None and expected != ev["hash"]:
+                    problems.append(
+                        {"key": key, "seq": ev["seq"], "problem": "checkpoint_rewritten"}
+                    )
                 state[key] = (ev["seq"], ev["hash"], ev["to_status"])
         for key, (count, head, status) in sorted(heads.items()):
             actions += 1
@@ -84,12 +134,20 @@ class Audit:
                 problems.append({"key": key, "seq": seen[0], "problem": "head_mismatch"})
             elif seen[2] != status:
                 problems.append({"key": key, "seq": seen[0], "problem": "status_mismatch"})
-        report = {
+        # Events whose action row is gone: a deleted action (the database refuses
+        # that, but a writer can drop the trigger first).
+        for key in sorted(set(state) - set(heads)):
+            problems.append({"key": key, "seq": state[key][0], "problem": "orphaned_events"})
+        for key, seq in sorted(anchored):
+            problems.append({"key": key, "seq": seq, "problem": "checkpoint_missing"})
+        report: dict[str, Any] = {
             "ok": not problems,
             "actions": actions,
             "events": events,
             "problems": problems,
         }
+        if checkpoint is not None:
+            report["checkpoint"] = "verified" if not problems else "broken"
         if problems:
             raise CheckFailedError(
                 f"event chain broken: {len(problems)} problem(s), first: "

@@ -7,6 +7,7 @@ store; this class only wires them together for callers that want all of them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from autopack.domain.layout import RunRef
@@ -94,8 +95,11 @@ class LedgerService:
             reason=reason,
         )
 
-    def verify_chain(self) -> dict[str, Any]:
-        return self.audit.verify_chain()
+    def verify_chain(self, checkpoint: Any = None) -> dict[str, Any]:
+        return self.audit.verify_chain(checkpoint)
+
+    def write_checkpoint(self, path: Path) -> dict[str, Any]:
+        return self.audit.write_checkpoint(path)
 
     def export_document(self, run_id: str) -> tuple[RunRef, dict[str, Any]]:
         return self.audit.export_document(run_id)
