@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from autopack.domain.providers import Intent
-from autopack.providers.sandbox import provider_idempotency_key
+from autopack.providers.sandbox.adapter import provider_idempotency_key
 from autopack.services.approvals import ApprovalService
 from autopack.services.context import build_runtime, utc_now
 from autopack.services.executor import CRASHPOINT_DELAY_ENV, CRASHPOINT_ENV, Executor

@@ -7,12 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from autopack.domain.credentials import (
-    CredentialNotFoundError,
-    CredentialStatus,
-    validate_provider,
-)
+from autopack.domain.credentials import CredentialNotFoundError, CredentialStatus
 from autopack.domain.errors import InvalidInputError
+from autopack.providers.registry import validate_credential_provider as validate_provider
 from autopack.services.credentials import (
     DEFAULT_EVENTS_LIMIT,
     MAX_EVENTS_LIMIT,

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from autopack.domain.canonical import canonical_hash
 from autopack.domain.errors import ConflictError, InvalidInputError
-from autopack.domain.ledger import always_needs_human
+from autopack.domain.ledger import Catalogue, always_needs_human
 
 DEFAULT_APPROVAL_TTL: Final = timedelta(hours=24)
 AUTO_APPROVER: Final = "policy:auto"
@@ -71,19 +71,22 @@ class ProjectPolicy:
     ``{"schema": "autopack.policy/1", "allow_self_approval": false,
     "auto_approve": [{"provider": "sandbox", "action": "notes.create"}]}``
     ``"*"`` matches any provider or action. Publish, list, trade and payment
-    actions are never auto-approved whatever the file says.
+    actions are never auto-approved whatever the file says: ``catalogue`` (the
+    provider units' declared categories, given by the policy loader) decides
+    which actions those are, and undeclared ones are classified by their names.
     """
 
     allow_self_approval: bool = False
     auto_approve: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    catalogue: Catalogue = field(default_factory=dict, compare=False, repr=False)
 
     def may_auto_approve(self, provider: str, action: str) -> bool:
-        if always_needs_human(provider, action):
+        if always_needs_human(provider, action, self.catalogue):
             return False
         return any(p in ("*", provider) and a in ("*", action) for p, a in self.auto_approve)
 
     @classmethod
-    def from_json(cls, data: Any) -> ProjectPolicy:
+    def from_json(cls, data: Any, catalogue: Catalogue | None = None) -> ProjectPolicy:
         if not isinstance(data, Mapping):
             raise InvalidInputError("policy file must hold a JSON object", code="invalid_policy")
         unknown = set(data) - {"schema", "allow_self_approval", "auto_approve"}
@@ -116,7 +119,11 @@ class ProjectPolicy:
                     code="invalid_policy",
                 )
             rules.append((rule["provider"], rule["action"]))
-        return cls(allow_self_approval=self_ok, auto_approve=tuple(rules))
+        return cls(
+            allow_self_approval=self_ok,
+            auto_approve=tuple(rules),
+            catalogue=catalogue if catalogue is not None else {},
+        )
 
 
 DEFAULT_POLICY: Final = ProjectPolicy()

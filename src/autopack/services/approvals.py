@@ -21,7 +21,8 @@ from autopack.domain.approvals import (
 )
 from autopack.domain.canonical import canonical_json, parse_json_strict
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
-from autopack.domain.ledger import ActionStatus, action_category
+from autopack.domain.ledger import ActionStatus
+from autopack.providers.registry import action_category
 from autopack.services.ledger import (
     ACTIONS,
     APPROVALS,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from autopack.db.engine import create_db_engine, create_session_factory
 from autopack.domain.redaction import Redactor
+from autopack.providers.registry import DEFAULT_REDACTOR
 from autopack.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -100,7 +101,7 @@ class Runtime:
     def _current_redactor(self) -> Redactor:
         with self._lock:
             if self._redactor is None:
-                self._redactor = Redactor().with_secrets(sorted(self._secrets))
+                self._redactor = DEFAULT_REDACTOR.with_secrets(sorted(self._secrets))
             return self._redactor
 
     def close(self) -> None:

@@ -66,10 +66,7 @@ from autopack.db.engine import read_only
 from autopack.db.models import CredentialEventRow, CredentialKeyRow, CredentialRow
 from autopack.domain.canonical import canonical_json, format_utc
 from autopack.domain.credentials import (
-    API_KEY_PROFILES,
     DEFAULT_REFRESH_MARGIN,
-    OAUTH_PROFILES,
-    PROVIDERS,
     CredentialCorruptError,
     CredentialKeyError,
     CredentialKind,
@@ -83,7 +80,6 @@ from autopack.domain.credentials import (
     RefreshTransientError,
     StoredState,
     TokenFailure,
-    api_key_profile,
     block_reason,
     classify_token_response,
     classify_transport_failure,
@@ -91,17 +87,26 @@ from autopack.domain.credentials import (
     expires_in_seconds,
     is_expired,
     needs_refresh,
-    oauth_profile,
     profile_warnings,
     reauth_task,
     scopes_json,
     validate_account,
-    validate_provider,
     validate_secret_value,
 )
 from autopack.domain.errors import ConfigurationError, InvalidInputError
 from autopack.domain.layout import reauth_task_paths
 from autopack.domain.redaction import Redactor
+from autopack.providers.registry import (
+    API_KEY_PROFILES,
+    CREDENTIAL_PROVIDERS,
+    DEFAULT_REDACTOR,
+    OAUTH_PROFILES,
+    api_key_profile,
+    credential_profile,
+    oauth_profile,
+    secret_settings,
+    validate_credential_provider,
+)
 from autopack.services.context import Runtime
 from autopack.services.fsio import atomic_write_bytes
 from autopack.services.secretbox import SecretBox, associated_data, new_salt, resolve_secret
@@ -116,7 +121,7 @@ MAX_EVENTS_LIMIT: Final = 1000
 # Fields of the decrypted material that are secrets (all of them are registered
 # with the redaction library; client_id and token_type are not secret).
 SECRET_FIELDS: Final = ("access_token", "refresh_token", "client_secret", "key_id", "secret_key")
-_BASE_REDACTOR: Final = Redactor()
+_BASE_REDACTOR: Final = DEFAULT_REDACTOR
 log = logging.getLogger("autopack.credentials")
 Sleep = Callable[[float], None]
 
@@ -460,7 +465,7 @@ class CredentialService:
             now=now,
         )
         warnings = profile_warnings(
-            provider=row["provider"],
+            profile=credential_profile(row["provider"]),
             environment=row["environment"],
             key_hint=row["key_hint"],
             refresh_issued_at=row["refresh_issued_at"],
@@ -495,7 +500,7 @@ class CredentialService:
         """Health of every stored credential (optionally one provider / account)."""
         query = select(CREDS).order_by(CREDS.c.provider, CREDS.c.account)
         if provider is not None:
-            query = query.where(CREDS.c.provider == validate_provider(provider))
+            query = query.where(CREDS.c.provider == validate_credential_provider(provider))
         if account is not None:
             query = query.where(CREDS.c.account == validate_account(account))
         now = self.rt.clock()
@@ -526,7 +531,7 @@ class CredentialService:
         limit = max(1, min(limit, MAX_EVENTS_LIMIT))
         query = select(EVENTS).order_by(EVENTS.c.id.desc()).limit(limit)
         if provider is not None:
-            query = query.where(EVENTS.c.provider == validate_provider(provider))
+            query = query.where(EVENTS.c.provider == validate_credential_provider(provider))
         if account is not None:
             query = query.where(EVENTS.c.account == validate_account(account))
         with self._read() as conn:
@@ -775,7 +780,7 @@ class CredentialService:
         )
 
     def remove(self, provider: str, account: str) -> None:
-        validate_provider(provider)
+        validate_credential_provider(provider)
         validate_account(account)
         with self._tx() as conn:
             row = self._require(conn, provider, account, lock=True)
@@ -788,7 +793,7 @@ class CredentialService:
 
         Resuming an account that needs re-authorization is refused: reconnect it.
         """
-        validate_provider(provider)
+        validate_credential_provider(provider)
         validate_account(account)
         now = self.rt.clock()
         with self._tx() as conn:
@@ -1288,21 +1293,16 @@ class CredentialService:
                     self._decrypt(conn, row)
         settings = self.rt.settings
         extra = [
-            s.get_secret_value()
-            for s in (
-                settings.secret_key,
-                settings.api_key,
-                settings.youtube_client_secret,
-                settings.shopify_client_secret,
-            )
-            if s is not None
+            s.get_secret_value() for s in (settings.secret_key, settings.api_key) if s is not None
         ]
+        extra += secret_settings(settings)
         with self._lock:
             return frozenset(self._seen | set(extra))
 
     def redactor(self, base: Redactor | None = None) -> Redactor:
         """A redactor that masks every known secret (plus the library's rules)."""
-        return (base if base is not None else Redactor()).with_secrets(sorted(self.known_secrets()))
+        chosen = base if base is not None else DEFAULT_REDACTOR
+        return chosen.with_secrets(sorted(self.known_secrets()))
 
 
 def runtime_redactor(runtime: Runtime) -> Redactor:
@@ -1321,7 +1321,7 @@ def dispatch_block_reason(conn: Connection | Session, provider: str, account: st
     Providers without credentials in the store (the sandbox) are never blocked;
     a credential provider with no stored credential is blocked until connected.
     """
-    if provider not in PROVIDERS:
+    if provider not in CREDENTIAL_PROVIDERS:
         return None
     row = conn.execute(
         select(CREDS.c.state, CREDS.c.paused, CREDS.c.pause_code).where(
@@ -1357,7 +1357,7 @@ def dispatch_ready_clause(
     blocked = exists().where(
         same, or_(CREDS.c.state != StoredState.ACTIVE.value, CREDS.c.paused.is_(True))
     )
-    missing = and_(provider.in_(PROVIDERS), ~exists().where(same))
+    missing = and_(provider.in_(CREDENTIAL_PROVIDERS), ~exists().where(same))
     return and_(~blocked, ~missing)
 
 

@@ -60,7 +60,6 @@ from autopack.domain.ledger import (
     GENESIS_HASH,
     MAX_PAYLOAD_BYTES,
     ActionStatus,
-    action_category,
     event_hash,
     flat_canonical_json,
     intent_hash,
@@ -70,6 +69,7 @@ from autopack.domain.ledger import (
 )
 from autopack.domain.providers import Intent, ProviderAdapter, RenderedRequest
 from autopack.domain.redaction import Redactor
+from autopack.providers.registry import action_category
 from autopack.services.context import Runtime
 from autopack.services.credentials import dispatch_block_reason
 from autopack.services.fsio import atomic_write_bytes

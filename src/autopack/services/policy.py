@@ -13,13 +13,17 @@ from autopack.domain.approvals import DEFAULT_POLICY, ProjectPolicy
 from autopack.domain.canonical import parse_json_strict
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.layout import project_policy_path
+from autopack.domain.ledger import Catalogue
+from autopack.providers.registry import ACTION_CATALOGUE
 
 
 class PolicyLoader:
     """Reads policy files, re-reading one only when its size or mtime changes."""
 
-    def __init__(self, workspace: Path) -> None:
+    def __init__(self, workspace: Path, catalogue: Catalogue = ACTION_CATALOGUE) -> None:
         self._workspace = workspace
+        # The providers' declared action categories: what a policy may never auto-approve.
+        self._catalogue = catalogue
         self._cache: dict[str, tuple[tuple[int, int], ProjectPolicy]] = {}
         self._paths: dict[str, Path] = {}
         self._lock = threading.Lock()
@@ -49,7 +53,7 @@ class PolicyLoader:
             raise InvalidInputError(
                 f"project policy {path.name} of {project!r}: {exc.message}", code="invalid_policy"
             ) from exc
-        policy = ProjectPolicy.from_json(data)
+        policy = ProjectPolicy.from_json(data, self._catalogue)
         with self._lock:
             self._cache[project] = (stamp, policy)
         return policy
