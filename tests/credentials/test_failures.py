@@ -138,14 +138,14 @@ def test_invalid_grant_after_peer_rotation_is_not_a_failure(
     # The peer refreshes first; our stale attempt then carries a rotated token.
     with cred_runtime.engine.connect() as conn:
         row = conn.execute(text("SELECT * FROM credentials")).mappings().one()
-        stale = service._decrypt(conn, row)["refresh_token"]
+        stale = service.store.decrypt(conn, row)["refresh_token"]
     peer.refresh("etsy", "shop1")
     owner = "stale-owner"
     with cred_runtime.engine.begin() as conn:
         conn.execute(text("UPDATE credentials SET lease_owner = :o"), {"o": owner})
     from autopack.domain.credentials import ErrorClass, TokenFailure
 
-    result = service._after_failure(
+    result = service.refresher.after_failure(
         "etsy", "shop1", owner, stale, TokenFailure(ErrorClass.PERMANENT, "invalid_grant", 400)
     )
     assert result["access_token"] == peer.access_token("etsy", "shop1")

@@ -11,8 +11,9 @@ from sqlalchemy import select, text
 
 from autopack.db.models import CredentialRow
 from autopack.domain.credentials import CredentialKeyError, CredentialStatus
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService, dispatch_block_reason
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 from credentials.cred_support import SECRET_KEY, FakeOAuth, connect
 
@@ -27,7 +28,7 @@ def _secrets(service: CredentialService, runtime: Runtime) -> dict[str, str]:
     with runtime.engine.connect() as conn:
         for row in _raw_rows(runtime):
             out.update(
-                {f"{row['provider']}.{k}": v for k, v in service._decrypt(conn, row).items()}
+                {f"{row['provider']}.{k}": v for k, v in service.store.decrypt(conn, row).items()}
             )
     return out
 

@@ -15,7 +15,7 @@ from autopack.api import create_app
 from autopack.api.app import route_table
 from autopack.api.security import PUBLIC_ROUTES
 from autopack.governance.contracts import DocumentedEndpoint, documented_endpoints
-from autopack.services.context import build_runtime
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 
 CONTRACT = "docs/CANONICAL_API_CONTRACT.md"
