@@ -72,10 +72,10 @@ from autopack.domain.providers import (
     Outcome,
     RenderedRequest,
 )
-from autopack.services.context import build_runtime
 from autopack.services.executor import Executor
 from autopack.services.ledger import IntentRequest
 from autopack.services.providers import ProviderRegistry
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))

@@ -57,6 +57,7 @@ from detect_secrets.core.secrets_collection import SecretsCollection
 from detect_secrets.settings import default_settings
 
 from autopack.domain.redaction import Redactor
+from autopack.providers.registry import REDACTION_RULES
 
 SEED = 20260101
 WINDOW = 16
@@ -859,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = random.Random(SEED)
     files, registered = build(scale, rng)
-    redactor = Redactor().with_secrets(registered)
+    redactor = Redactor(REDACTION_RULES).with_secrets(registered)
 
     with tempfile.TemporaryDirectory(prefix="redaction-bench-") as tmp:
         root = Path(tmp)

@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 
 from autopack.db.engine import create_db_engine
 from autopack.db.schema import upgrade
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 
 PG_URL_ENV = "AUTOPACK_TEST_PG_URL"

@@ -39,7 +39,7 @@ from typing import IO, Any
 import httpx
 
 from autopack.domain.sandbox_protocol import CONTROL_PREFIX, READY_PREFIX, Mode
-from autopack.providers.sandbox import SandboxAdapter
+from autopack.providers.sandbox.adapter import SandboxAdapter
 from autopack.sandbox.store import SandboxStore
 
 READY_TIMEOUT_SECONDS = 20.0

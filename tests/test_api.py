@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from autopack.api.app import create_app, route_table
 from autopack.api.security import PUBLIC_ROUTES
 from autopack.domain.errors import ConfigurationError, UnavailableError
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 from conftest import make_settings
 

@@ -162,6 +162,8 @@ PINNED = {
     "principal_revoked": "conflict",
     "second_approver_required": "conflict",
     "invalid_checkpoint": "invalid_input",
+    "provider_not_available": "invalid_input",
+    "no_credential_store": "configuration",
     "checkpoint_signature_invalid": "check_failed",
 }
 

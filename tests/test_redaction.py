@@ -15,9 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from autopack.domain.redaction import (
-    DEFAULT_REDACTOR,
     MIN_SECRET_LENGTH,
-    PATTERN_RULES,
     Finding,
     PatternRule,
     Redactor,
@@ -25,6 +23,8 @@ from autopack.domain.redaction import (
     is_secret_param,
     mask,
 )
+from autopack.providers.registry import DEFAULT_REDACTOR
+from autopack.providers.registry import REDACTION_RULES as PATTERN_RULES
 
 R = DEFAULT_REDACTOR
 
@@ -525,7 +525,7 @@ def _encodings(secret: str) -> list[str]:
 @pytest.mark.parametrize("index", range(len(_encodings(SECRET))))
 def test_registered_secret_masked_in_every_encoding(index: int) -> None:
     form = _encodings(SECRET)[index]
-    red = Redactor().with_secrets([SECRET])
+    red = Redactor(PATTERN_RULES).with_secrets([SECRET])
     for text in (f"x {form} y", f"glued{form}glued", form, f'{{"blob": "{form}"}}'):
         out = red.redact_text(text)
         assert form not in out, (form, out)
@@ -534,18 +534,18 @@ def test_registered_secret_masked_in_every_encoding(index: int) -> None:
 
 
 def test_base64_match_takes_the_whole_token() -> None:
-    red = Redactor().with_secrets(["correct-horse-battery"])
+    red = Redactor(PATTERN_RULES).with_secrets(["correct-horse-battery"])
     blob = base64.b64encode(b'{"user": "ops", "pw": "correct-horse-battery"}').decode()
     assert red.redact_text(f"data {blob} end") == "data [REDACTED:known-secret] end"
 
 
 def test_overlapping_registered_secrets_both_masked() -> None:
-    red = Redactor().with_secrets(["abcdefgh1234", "1234zyxwvuts"])
+    red = Redactor(PATTERN_RULES).with_secrets(["abcdefgh1234", "1234zyxwvuts"])
     assert red.redact_text("--abcdefgh1234zyxwvuts--") == "--[REDACTED:known-secret]--"
 
 
 def test_short_secrets_ignored_and_counted() -> None:
-    red = Redactor().with_secrets(["1234567", "", "  abc  ", "12345678"])
+    red = Redactor(PATTERN_RULES).with_secrets(["1234567", "", "  abc  ", "12345678"])
     assert red.secret_count == 1
     assert red.ignored_secret_count == 3
     assert red.redact_text("pin 1234567") == "pin 1234567"
@@ -553,7 +553,7 @@ def test_short_secrets_ignored_and_counted() -> None:
 
 
 def test_with_secrets_returns_a_new_redactor_and_keeps_old_secrets() -> None:
-    base = Redactor()
+    base = Redactor(PATTERN_RULES)
     first = base.with_secrets(["first-secret-1"])
     second = first.with_secrets(["second-secret-2"])
     assert base.secret_count == 0
@@ -566,30 +566,30 @@ def test_with_secrets_returns_a_new_redactor_and_keeps_old_secrets() -> None:
 
 
 def test_secret_with_surrounding_whitespace_also_registered_stripped() -> None:
-    red = Redactor().with_secrets(["  padded-secret-9\n"])
+    red = Redactor(PATTERN_RULES).with_secrets(["  padded-secret-9\n"])
     assert red.redact_text("x padded-secret-9 y") == "x [REDACTED:known-secret] y"
 
 
 def test_secret_inside_a_marker_is_refused_to_keep_idempotence() -> None:
-    red = Redactor().with_secrets(["REDACTED:known"])
+    red = Redactor(PATTERN_RULES).with_secrets(["REDACTED:known"])
     assert red.secret_count == 0
     assert red.ignored_secret_count == 1
 
 
 def test_repr_shows_counts_never_secrets() -> None:
-    red = Redactor().with_secrets([SECRET])
+    red = Redactor(PATTERN_RULES).with_secrets([SECRET])
     assert repr(red) == f"Redactor(rules={len(PATTERN_RULES)}, secrets=1)"
 
 
 def test_many_secrets_compile_into_one_fast_pattern() -> None:
     secrets = [f"{i:04d}-" + "k" * 20 + f"-{i * 7919:08d}" for i in range(500)]
-    red = Redactor().with_secrets(secrets)
+    red = Redactor(PATTERN_RULES).with_secrets(secrets)
     text = " ".join(secrets[::50])
     assert red.redact_text(text) == " ".join(["[REDACTED:known-secret]"] * 10)
 
 
 def test_redactor_is_shareable_between_threads() -> None:
-    red = Redactor().with_secrets([SECRET])
+    red = Redactor(PATTERN_RULES).with_secrets([SECRET])
     texts = [f"{i} {SECRET} {_encodings(SECRET)[i % 16]} password=p{i}" for i in range(200)]
     expected = [red.redact_text(t) for t in texts]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -620,7 +620,7 @@ def test_redaction_is_idempotent(text: str) -> None:
 def test_registered_secret_never_survives_in_any_encoding(
     secret: str, prefix: str, suffix: str, data: st.DataObject
 ) -> None:
-    red = Redactor().with_secrets([secret])
+    red = Redactor(PATTERN_RULES).with_secrets([secret])
     assume(red.secret_count >= 1)
     form = data.draw(st.sampled_from(_encodings(secret)))
     out = red.redact_text(prefix + form + suffix)
@@ -633,7 +633,7 @@ def test_registered_secret_never_survives_in_any_encoding(
 def test_secret_inside_any_base64_payload_is_masked_whole(
     secret: str, head: bytes, tail: bytes
 ) -> None:
-    red = Redactor().with_secrets([secret])
+    red = Redactor(PATTERN_RULES).with_secrets([secret])
     assume(red.secret_count >= 1)
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         blob = encode(head + secret.encode() + tail).decode()
@@ -658,7 +658,9 @@ benign_text = st.lists(
 ).map(lambda parts: "".join(a + b for a, b in parts))
 
 
-WITH_SECRETS = Redactor().with_secrets([GOOGLE_ACCESS, ETSY_TOKEN, ALPACA_SECRET, SECRET])
+WITH_SECRETS = Redactor(PATTERN_RULES).with_secrets(
+    [GOOGLE_ACCESS, ETSY_TOKEN, ALPACA_SECRET, SECRET]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -720,7 +722,7 @@ ADVERSARIAL = [
 def test_adversarial_input_scans_in_bounded_time(index: int) -> None:
     # Each of these once made a rule rescan the rest of the line from every
     # anchor (quadratic: minutes); bounded rules take milliseconds.
-    red = Redactor().with_secrets(["correct-horse-battery"])
+    red = Redactor(PATTERN_RULES).with_secrets(["correct-horse-battery"])
     text = ADVERSARIAL[index]
     started = time.perf_counter()
     out = red.redact_text(text)
@@ -729,7 +731,7 @@ def test_adversarial_input_scans_in_bounded_time(index: int) -> None:
 
 
 def test_base64_run_full_of_a_secret_is_masked_in_linear_time() -> None:
-    red = Redactor().with_secrets(["correct-horse-battery"])
+    red = Redactor(PATTERN_RULES).with_secrets(["correct-horse-battery"])
     blob = base64.b64encode(b"correct-horse-battery" * 3000).decode()
     started = time.perf_counter()
     assert red.redact_text(f"x {blob} y") == "x [REDACTED:known-secret] y"

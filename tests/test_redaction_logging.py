@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from autopack.domain.redaction import Redactor
+from autopack.providers.registry import DEFAULT_REDACTOR
 from autopack.services.redaction_logging import (
     RedactingFilter,
     RedactorSource,
@@ -39,7 +39,7 @@ def capture() -> Iterator[io.StringIO]:
 
 
 def test_child_logger_args_exception_and_extra_are_redacted(capture: io.StringIO) -> None:
-    handle = install_log_redaction(Redactor().with_secrets([SECRET]))
+    handle = install_log_redaction(DEFAULT_REDACTOR.with_secrets([SECRET]))
     try:
         log = logging.getLogger("autopack.services.credentials.test")
         log.info("refreshed with %s for %s", SECRET, "shop-1", extra={"token": SECRET})
@@ -68,7 +68,7 @@ def test_extra_values_are_redacted_as_data(capture: io.StringIO) -> None:
 
     keep = Keep()
     logging.getLogger().addHandler(keep)
-    handle = install_log_redaction(Redactor().with_secrets([SECRET]))
+    handle = install_log_redaction(DEFAULT_REDACTOR.with_secrets([SECRET]))
     try:
         logging.getLogger("autopack.x").info(
             "done", extra={"response": {"access_token": "opaque", "note": SECRET}, "n": 3}
@@ -85,11 +85,11 @@ def test_extra_values_are_redacted_as_data(capture: io.StringIO) -> None:
 
 
 def test_swapping_the_redactor_takes_effect_without_reinstalling(capture: io.StringIO) -> None:
-    handle = install_log_redaction(Redactor().with_secrets([SECRET]))
+    handle = install_log_redaction(DEFAULT_REDACTOR.with_secrets([SECRET]))
     try:
         log = logging.getLogger("autopack.swap")
         log.info("new token %s", OTHER)
-        handle.set_redactor(Redactor().with_secrets([SECRET, OTHER]))
+        handle.set_redactor(DEFAULT_REDACTOR.with_secrets([SECRET, OTHER]))
         log.info("new token %s", OTHER)
     finally:
         handle.uninstall()
@@ -100,7 +100,7 @@ def test_swapping_the_redactor_takes_effect_without_reinstalling(capture: io.Str
 
 def test_uninstall_restores_the_record_factory(capture: io.StringIO) -> None:
     before = logging.getLogRecordFactory()
-    handle = install_log_redaction(Redactor().with_secrets([SECRET]))
+    handle = install_log_redaction(DEFAULT_REDACTOR.with_secrets([SECRET]))
     assert logging.getLogRecordFactory() is not before
     handle.uninstall()
     assert logging.getLogRecordFactory() is before
@@ -116,7 +116,7 @@ def test_filter_redacts_records_made_by_hand() -> None:
     # on the handler still redacts them.
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactingFilter(Redactor().with_secrets([SECRET])))
+    handler.addFilter(RedactingFilter(DEFAULT_REDACTOR.with_secrets([SECRET])))
     record = logging.makeLogRecord({"msg": "token %s", "args": (SECRET,), "levelno": 20})
     handler.handle(record)
     assert stream.getvalue() == "token [REDACTED:known-secret]\n"
@@ -124,12 +124,12 @@ def test_filter_redacts_records_made_by_hand() -> None:
 
 def test_bad_format_string_still_redacted() -> None:
     record = logging.makeLogRecord({"msg": "token %s %s", "args": (SECRET,)})
-    redact_record(record, Redactor().with_secrets([SECRET]))
+    redact_record(record, DEFAULT_REDACTOR.with_secrets([SECRET]))
     assert SECRET not in record.getMessage()
 
 
 def test_redacted_record_pickles_without_secret_material() -> None:
-    red = Redactor().with_secrets([SECRET])
+    red = DEFAULT_REDACTOR.with_secrets([SECRET])
     record = logging.makeLogRecord({"msg": "token %s", "args": (SECRET,)})
     redact_record(record, red)
     data = pickle.dumps(record)

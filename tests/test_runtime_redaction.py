@@ -14,8 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from autopack.api.app import create_app
 from autopack.db.schema import upgrade
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
+from autopack.services.runtime import build_runtime
 from conftest import make_settings
 
 ALPACA_SECRET = "Zk8s2LqP0vXw4RtY6uB9cD1eF3gH5jK7mN0pQ2rS"

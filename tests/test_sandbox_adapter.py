@@ -11,7 +11,7 @@ import pytest
 from autopack.domain.canonical import canonical_hash
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.providers import Intent, LookupStatus, Outcome, ProviderAdapter
-from autopack.providers.sandbox import (
+from autopack.providers.sandbox.adapter import (
     ACTION_KINDS,
     SandboxAdapter,
     provider_idempotency_key,

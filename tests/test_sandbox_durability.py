@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from autopack.domain.providers import DispatchResult, Intent, LookupStatus, Outcome
-from autopack.providers.sandbox import provider_idempotency_key
+from autopack.providers.sandbox.adapter import provider_idempotency_key
 from autopack.sandbox.server import CRASH_EXIT_CODE
 from sandbox_support import running_sandbox
 
@@ -104,7 +104,7 @@ def test_store_survives_many_kills_without_losing_acknowledged_effects(tmp_path:
 _WORKER = """
 import json, sys
 from autopack.domain.providers import Intent
-from autopack.providers.sandbox import SandboxAdapter
+from autopack.providers.sandbox.adapter import SandboxAdapter
 with SandboxAdapter(sys.argv[1], timeout=30.0) as adapter:
     print("ready", flush=True)
     for line in sys.stdin:

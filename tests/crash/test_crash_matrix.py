@@ -28,12 +28,13 @@ from pathlib import Path
 import pytest
 
 from autopack.domain.providers import Intent
-from autopack.providers.sandbox import provider_idempotency_key
+from autopack.providers.sandbox.adapter import provider_idempotency_key
 from autopack.services.approvals import ApprovalService
-from autopack.services.context import build_runtime, utc_now
+from autopack.services.context import utc_now
 from autopack.services.executor import CRASHPOINT_DELAY_ENV, CRASHPOINT_ENV, Executor
 from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
+from autopack.services.runtime import build_runtime
 from conftest import make_settings
 from sandbox_support import SandboxProcess, running_sandbox
 

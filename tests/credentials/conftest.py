@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService, RefreshPolicy
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 from credentials.cred_support import API_KEY, SECRET_KEY, FakeOAuth, fake_oauth_process
 

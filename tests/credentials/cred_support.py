@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from autopack.fake_oauth.server import READY_PREFIX
+from autopack.services.context import Runtime
 
 SECRET_KEY = "cred-test-secret-" + "Zq9x" * 10
 API_KEY = "cred-test-api-key-" + "Wm3v" * 10
@@ -146,3 +147,37 @@ def cli_environment(monkeypatch: Any, workspace: Any, database_url: str, fake_ur
     monkeypatch.setenv("AUTOPACK_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("AUTOPACK_OAUTH_SERVER_URL", fake_url)
     monkeypatch.chdir(workspace)
+
+
+def credential_hold(runtime: Runtime, provider: str, account: str) -> str | None:
+    """What the dispatch pipeline's credentials gate says for this account: the hold
+    message, or None when it allows dispatch (the gate every claim path runs)."""
+    from datetime import UTC, datetime
+
+    from autopack.domain.gates import ActionFacts, GateFacts, Verdict
+    from autopack.domain.gates.credentials import CredentialsGate
+    from autopack.services.gates import GateService
+    from autopack.services.ledger import make_store
+
+    gates = GateService(make_store(runtime))
+    with runtime.engine.connect() as conn:
+        facts = GateFacts(
+            now=datetime.now(UTC),
+            action=ActionFacts(provider, "any.action", account, "other", "0" * 64, 0),
+            approval=None,
+            credential=gates.credential(conn, provider, account),
+        )
+    result = CredentialsGate().check(facts)
+    return result.message if result.verdict is Verdict.HOLD else None
+
+
+def credential_ready(runtime: Runtime, provider: str, account: str) -> bool:
+    """The claim query's SQL pre-filter for this provider account."""
+    from sqlalchemy import literal, select
+
+    from autopack.services.gates import GateService
+    from autopack.services.ledger import make_store
+
+    clause = GateService(make_store(runtime)).hold_free_clause(literal(provider), literal(account))
+    with runtime.engine.connect() as conn:
+        return bool(conn.execute(select(clause)).scalar_one())

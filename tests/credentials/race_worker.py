@@ -20,7 +20,7 @@ import httpx
 
 from autopack.db.engine import create_db_engine, create_session_factory
 from autopack.services.context import Runtime, utc_now
-from autopack.services.credentials import CredentialService, RefreshPolicy
+from autopack.services.credentials import CredentialService, RefreshPolicy, stored_secrets
 from autopack.settings import Settings
 
 
@@ -40,7 +40,13 @@ def main() -> None:
     def clock() -> datetime:
         return utc_now() + offset[0]
 
-    runtime = Runtime(settings, engine, create_session_factory(engine), clock=clock)
+    runtime = Runtime(
+        settings,
+        engine,
+        create_session_factory(engine),
+        clock=clock,
+        stored_secrets=stored_secrets,
+    )
     policy = RefreshPolicy(
         max_attempts=3,
         initial_backoff=0.01,
@@ -60,7 +66,7 @@ def main() -> None:
     for service in services:
         # Warm up outside the measured rounds: connections, key ring, HTTP client.
         service.health()
-        service._client()
+        service.endpoint.client()
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     for line in sys.stdin:

@@ -17,7 +17,7 @@ from autopack.domain.providers import (
     Outcome,
     RenderedRequest,
 )
-from autopack.domain.redaction import DEFAULT_REDACTOR
+from autopack.providers.registry import DEFAULT_REDACTOR
 from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService

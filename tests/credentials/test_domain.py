@@ -20,6 +20,7 @@ from autopack.domain.credentials import (
     profile_warnings,
     reauth_task,
 )
+from autopack.providers.registry import credential_profile
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -73,7 +74,7 @@ def test_classification() -> None:
 
 def test_warnings() -> None:
     fresh = profile_warnings(
-        provider="youtube",
+        profile=credential_profile("youtube"),
         environment="production",
         key_hint=None,
         refresh_issued_at=NOW - timedelta(days=1),
@@ -82,7 +83,7 @@ def test_warnings() -> None:
     assert [(w.code, w.severity) for w in fresh] == [("google_testing_refresh_expiry", "warning")]
     assert "2026-11-30T12:00:00Z" in fresh[0].message
     old = profile_warnings(
-        provider="youtube",
+        profile=credential_profile("youtube"),
         environment="production",
         key_hint=None,
         refresh_issued_at=NOW - timedelta(days=6, hours=1),
@@ -90,12 +91,20 @@ def test_warnings() -> None:
     )
     assert old[0].severity == "critical"
     live_on_paper = profile_warnings(
-        provider="alpaca", environment="paper", key_hint="AK", refresh_issued_at=None, now=NOW
+        profile=credential_profile("alpaca"),
+        environment="paper",
+        key_hint="AK",
+        refresh_issued_at=None,
+        now=NOW,
     )
     assert [w.code for w in live_on_paper] == ["live_key_on_paper_host"]
     assert (
         profile_warnings(
-            provider="etsy", environment="production", key_hint=None, refresh_issued_at=NOW, now=NOW
+            profile=credential_profile("etsy"),
+            environment="production",
+            key_hint=None,
+            refresh_issued_at=NOW,
+            now=NOW,
         )
         == []
     )

@@ -14,8 +14,8 @@ from autopack.domain.credentials import (
     RefreshTransientError,
 )
 from autopack.services.context import Runtime
-from autopack.services.credentials import CredentialService, dispatch_block_reason, task_file
-from credentials.cred_support import FakeOAuth, connect
+from autopack.services.credentials import CredentialService, task_file
+from credentials.cred_support import FakeOAuth, connect, credential_hold, credential_ready
 
 
 def _age(runtime: Runtime, minutes: int = 55) -> None:
@@ -24,8 +24,7 @@ def _age(runtime: Runtime, minutes: int = 55) -> None:
 
 
 def _blocked(service: CredentialService, provider: str, account: str) -> str | None:
-    with service.rt.engine.connect() as conn:
-        return dispatch_block_reason(conn, provider, account)
+    return credential_hold(service.rt, provider, account)
 
 
 def test_lost_refresh_response_pauses_once_without_loop(
@@ -138,14 +137,14 @@ def test_invalid_grant_after_peer_rotation_is_not_a_failure(
     # The peer refreshes first; our stale attempt then carries a rotated token.
     with cred_runtime.engine.connect() as conn:
         row = conn.execute(text("SELECT * FROM credentials")).mappings().one()
-        stale = service._decrypt(conn, row)["refresh_token"]
+        stale = service.store.decrypt(conn, row)["refresh_token"]
     peer.refresh("etsy", "shop1")
     owner = "stale-owner"
     with cred_runtime.engine.begin() as conn:
         conn.execute(text("UPDATE credentials SET lease_owner = :o"), {"o": owner})
     from autopack.domain.credentials import ErrorClass, TokenFailure
 
-    result = service._after_failure(
+    result = service.refresher.after_failure(
         "etsy", "shop1", owner, stale, TokenFailure(ErrorClass.PERMANENT, "invalid_grant", 400)
     )
     assert result["access_token"] == peer.access_token("etsy", "shop1")
@@ -157,16 +156,10 @@ def test_invalid_grant_after_peer_rotation_is_not_a_failure(
 
 
 def _ready(service: CredentialService, provider: str, account: str) -> bool:
-    from sqlalchemy import literal, select
-
-    from autopack.services.credentials import dispatch_ready_clause
-
-    clause = dispatch_ready_clause(literal(provider), literal(account))
-    with service.rt.engine.connect() as conn:
-        return bool(conn.execute(select(clause)).scalar_one())
+    return credential_ready(service.rt, provider, account)
 
 
-def test_dispatch_ready_clause_matches_block_reason(
+def test_the_claim_prefilter_matches_the_credentials_gate(
     service: CredentialService, fake_oauth: FakeOAuth
 ) -> None:
     assert _ready(service, "sandbox", "main")

@@ -234,15 +234,14 @@ def test_cli_operator_pause_and_resume(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from autopack.services.credentials import dispatch_block_reason
+    from credentials.cred_support import credential_hold
 
     connect(service, fake_oauth, "shopify", "store1")
     cli_environment(monkeypatch, workspace, database_url, fake_oauth.url)
     code, out, err = invoke(["credentials", "pause", "shopify", "--account", "store1"], capsys)
     assert code == 0, err
     assert "shopify/store1  oauth2  production  paused" in out
-    with service.rt.engine.connect() as conn:
-        reason = dispatch_block_reason(conn, "shopify", "store1")
+    reason = credential_hold(service.rt, "shopify", "store1")
     assert reason is not None
     assert "paused (operator)" in reason
     code, out, err = invoke(["credentials", "resume", "shopify", "--account", "store1"], capsys)

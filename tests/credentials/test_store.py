@@ -11,10 +11,11 @@ from sqlalchemy import select, text
 
 from autopack.db.models import CredentialRow
 from autopack.domain.credentials import CredentialKeyError, CredentialStatus
-from autopack.services.context import Runtime, build_runtime
-from autopack.services.credentials import CredentialService, dispatch_block_reason
+from autopack.services.context import Runtime
+from autopack.services.credentials import CredentialService
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
-from credentials.cred_support import SECRET_KEY, FakeOAuth, connect
+from credentials.cred_support import SECRET_KEY, FakeOAuth, connect, credential_hold
 
 
 def _raw_rows(runtime: Runtime) -> list[dict[str, Any]]:
@@ -27,7 +28,7 @@ def _secrets(service: CredentialService, runtime: Runtime) -> dict[str, str]:
     with runtime.engine.connect() as conn:
         for row in _raw_rows(runtime):
             out.update(
-                {f"{row['provider']}.{k}": v for k, v in service._decrypt(conn, row).items()}
+                {f"{row['provider']}.{k}": v for k, v in service.store.decrypt(conn, row).items()}
             )
     return out
 
@@ -192,15 +193,15 @@ def test_refresh_rotates_and_swaps(
     assert health.status is CredentialStatus.PRESENT
 
 
-def test_dispatch_block_reason(service: CredentialService, fake_oauth: FakeOAuth) -> None:
-    with service.rt.engine.connect() as conn:
-        assert dispatch_block_reason(conn, "sandbox", "any") is None
-        reason = dispatch_block_reason(conn, "etsy", "shop1")
-        assert reason is not None
-        assert "connect etsy" in reason
+def test_the_credentials_gate_holds_until_connected(
+    service: CredentialService, fake_oauth: FakeOAuth
+) -> None:
+    assert credential_hold(service.rt, "sandbox", "any") is None
+    reason = credential_hold(service.rt, "etsy", "shop1")
+    assert reason is not None
+    assert "connect etsy" in reason
     connect(service, fake_oauth, "etsy", "shop1")
-    with service.rt.engine.connect() as conn:
-        assert dispatch_block_reason(conn, "etsy", "shop1") is None
+    assert credential_hold(service.rt, "etsy", "shop1") is None
 
 
 def test_events_are_insert_only(service: CredentialService) -> None:

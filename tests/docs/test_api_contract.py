@@ -24,7 +24,7 @@ from autopack.governance.contracts import (
     documented_endpoints,
     documented_error_codes,
 )
-from autopack.services.context import build_runtime
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 
 CONTRACT = "docs/CANONICAL_API_CONTRACT.md"

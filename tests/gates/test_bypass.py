@@ -25,12 +25,13 @@ from autopack.domain.providers import (
     Outcome,
     RenderedRequest,
 )
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
 from autopack.services.executor import Executor
 from autopack.services.halts import HaltService
 from autopack.services.ledger import ActionRecord, IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
+from autopack.services.runtime import build_runtime
 from conftest import make_settings
 
 SECRET_KEY = "bypass-test-secret-" + "Qx7k" * 10

@@ -14,8 +14,9 @@ from sqlalchemy.exc import DBAPIError
 
 from autopack.api.app import create_app
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
 from autopack.services.halts import HaltService
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 from conftest import invoke_cli
 from sandbox_support import SandboxProcess, running_sandbox

@@ -23,9 +23,10 @@ from sqlalchemy import Table, delete, insert, select
 from autopack.db.models import CredentialKeyRow, CredentialRow, ExternalActionRow, HaltRow
 from autopack.domain.gates import ApprovalFacts, Verdict
 from autopack.domain.halts import parse_scope
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
 from autopack.services.gates import GateService
 from autopack.services.ledger import make_store
+from autopack.services.runtime import build_runtime
 from conftest import make_settings
 
 ACTIONS = cast(Table, ExternalActionRow.__table__)

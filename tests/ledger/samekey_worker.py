@@ -7,10 +7,10 @@ from typing import Any
 
 from autopack.domain.errors import AutopackError
 from autopack.services.approvals import ApprovalService
-from autopack.services.context import build_runtime
 from autopack.services.executor import Executor
 from autopack.services.ledger import IdempotencyConflictError, IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 
 ODD_ONE = 7  # this process proposes a different payload under the same key

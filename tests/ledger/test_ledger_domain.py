@@ -32,7 +32,6 @@ from autopack.domain.ledger import (
     ActionStatus,
     IllegalTransitionError,
     RetryPolicy,
-    action_category,
     event_hash,
     flat_canonical_json,
     intent_hash,
@@ -41,8 +40,10 @@ from autopack.domain.ledger import (
     transition,
     validate_key,
 )
+from autopack.domain.ledger import action_category as domain_action_category
 from autopack.domain.principals import local_actor
 from autopack.domain.providers import Intent, LookupStatus, Outcome
+from autopack.providers.registry import ACTION_CATALOGUE, action_category
 from autopack.services.executor import CRASHPOINTS, crashpoint
 
 S = ActionStatus
@@ -112,10 +113,25 @@ def test_reconcile_decisions() -> None:
 )
 def test_categories(provider: str, action: str, category: ActionCategory) -> None:
     assert action_category(provider, action) is category
+    # Declared or not, the registry's answer is the domain rule over its catalogue.
+    assert domain_action_category(provider, action, ACTION_CATALOGUE) is category
+
+
+def test_a_declared_category_wins_over_the_word_rules() -> None:
+    catalogue = {("x", "ping"): ActionCategory.TRADE, ("x", "video.note"): ActionCategory.OTHER}
+    assert domain_action_category("x", "ping", {}) is ActionCategory.OTHER
+    assert domain_action_category("x", "ping", catalogue) is ActionCategory.TRADE
+    assert domain_action_category("x", "video.note", catalogue) is ActionCategory.OTHER
+    everything = {"auto_approve": [{"provider": "*", "action": "*"}]}
+    assert ProjectPolicy.from_json(everything).may_auto_approve("x", "ping")
+    assert not ProjectPolicy.from_json(everything, catalogue).may_auto_approve("x", "ping")
+    assert ProjectPolicy.from_json(everything, catalogue).may_auto_approve("x", "video.note")
 
 
 def test_no_policy_can_auto_approve_publish_list_trade_or_payment() -> None:
-    everything = ProjectPolicy.from_json({"auto_approve": [{"provider": "*", "action": "*"}]})
+    everything = ProjectPolicy.from_json(
+        {"auto_approve": [{"provider": "*", "action": "*"}]}, ACTION_CATALOGUE
+    )
     for provider, action in [
         ("youtube", "videos.insert"),
         ("sandbox", "listing.create"),

@@ -23,7 +23,7 @@ SECRET = "sk_live_" + "Q7f" * 12
 def _services(
     workspace: Path, database_url: str, url: str
 ) -> tuple[Runtime, ProviderRegistry, LedgerService, ApprovalService, Executor]:
-    from autopack.services.context import build_runtime
+    from autopack.services.runtime import build_runtime
 
     settings: Settings = make_settings(workspace, database_url, sandbox_url=url)
     rt = build_runtime(settings)
@@ -129,8 +129,8 @@ def test_not_found_is_no_proof_while_the_request_may_still_land(
     """lookup_only provider, a request slower than the adapter's timeout: the dispatch
     ends in unknown while the provider is still working on it. A reconcile inside the
     settle window must not send it again; once the effect lands, lookup confirms it."""
-    from autopack.providers.sandbox import SandboxAdapter
-    from autopack.services.context import build_runtime
+    from autopack.providers.sandbox.adapter import SandboxAdapter
+    from autopack.services.runtime import build_runtime
 
     with running_sandbox(tmp_path / "sbx", mode="lookup_only") as sbx:
         settings: Settings = make_settings(workspace, database_url, sandbox_url=sbx.url)

@@ -30,7 +30,8 @@ from sqlalchemy import text
 from autopack.domain.errors import AutopackError
 from autopack.domain.ledger import TERMINAL, TRANSITIONS, ActionStatus
 from autopack.domain.providers import DispatchResult, LookupResult, LookupStatus, Outcome
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
+from autopack.services.runtime import build_runtime
 from conftest import create_pg_database, drop_pg_database, make_settings
 
 OUTCOMES = st.sampled_from(list(Outcome))

@@ -18,7 +18,8 @@ from sqlalchemy.exc import DBAPIError
 from autopack.domain.canonical import format_utc
 from autopack.domain.errors import CheckFailedError, ConfigurationError, InvalidInputError
 from autopack.domain.ledger import GENESIS_HASH, event_hash
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
+from autopack.services.runtime import build_runtime
 from conftest import invoke_cli, make_settings
 
 SECRET = "tamper-test-secret-" + "Kp4w" * 10

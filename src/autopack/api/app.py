@@ -16,8 +16,9 @@ from autopack.api.errors import install_error_handlers
 from autopack.api.schemas import contract_openapi
 from autopack.api.security import ApiKeyMiddleware
 from autopack.db.schema import ensure_at_head
-from autopack.services.context import Runtime, build_runtime
+from autopack.services.context import Runtime
 from autopack.services.redaction_logging import LiveRedactorSource, install_log_redaction
+from autopack.services.runtime import build_runtime
 from autopack.settings import Settings, load_settings
 
 

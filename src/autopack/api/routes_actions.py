@@ -102,6 +102,7 @@ PAYLOAD_CODES = (
     response_model=ProposalBody,
     responses=error_responses(
         ErrorCode.UNKNOWN_PROVIDER,
+        ErrorCode.PROVIDER_NOT_AVAILABLE,
         ErrorCode.UNKNOWN_ACTION,
         *PAYLOAD_CODES,
         ErrorCode.INVALID_IDEMPOTENCY_KEY,

@@ -14,13 +14,10 @@ from autopack.api.schemas import (
     CredentialHealthOfProvider,
     error_responses,
 )
-from autopack.domain.credentials import (
-    CredentialNotFoundError,
-    CredentialStatus,
-    validate_provider,
-)
+from autopack.domain.credentials import CredentialNotFoundError, CredentialStatus
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
+from autopack.providers.registry import validate_credential_provider as validate_provider
 from autopack.services.credentials import (
     DEFAULT_EVENTS_LIMIT,
     MAX_EVENTS_LIMIT,

@@ -67,7 +67,7 @@ def out_json(value: Any) -> None:
 def runtime() -> Iterator[Runtime]:
     # Imported here: commands that need no database (sandbox, fake-oauth, docs)
     # start without loading the services and SQLAlchemy.
-    from autopack.services.context import build_runtime
+    from autopack.services.runtime import build_runtime
     from autopack.settings import load_settings
 
     rt = build_runtime(load_settings())

@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 
 from autopack.cli._common import JSON_OPTION, flush, out, out_json, runtime
-from autopack.domain.credentials import PROVIDERS, CredentialStatus
+from autopack.domain.credentials import CredentialStatus
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import CheckFailedError, InvalidInputError
+from autopack.providers.registry import CREDENTIAL_PROVIDERS
 from autopack.services.credentials import (
     DEFAULT_EVENTS_LIMIT,
     CredentialHealth,
@@ -26,7 +27,7 @@ from autopack.services.oauth_callback import LoopbackCallback
 
 app = typer.Typer(
     help="Encrypted credentials: OAuth2 connect (PKCE), API keys, refresh, health. "
-    f"Providers: {', '.join(PROVIDERS)}.",
+    f"Providers: {', '.join(CREDENTIAL_PROVIDERS)}.",
     no_args_is_help=True,
 )
 

@@ -8,7 +8,7 @@ import uvicorn
 from autopack.api.app import create_app
 from autopack.cli._common import err
 from autopack.db.schema import ensure_at_head
-from autopack.services.context import build_runtime
+from autopack.services.runtime import build_runtime
 from autopack.settings import load_settings
 
 

@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 from autopack.domain.canonical import canonical_hash
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError
-from autopack.domain.ledger import action_category, always_needs_human
+from autopack.domain.ledger import Catalogue, action_category, always_needs_human
 from autopack.domain.principals import Actor
 
 DEFAULT_APPROVAL_TTL: Final = timedelta(hours=24)
@@ -103,26 +103,30 @@ class ProjectPolicy:
     "two_person": [{"category": "trade", "account": "live"}]}``
     ``"*"`` matches any provider or action in ``auto_approve``. Publish, list,
     trade and payment actions are never auto-approved whatever the file says,
-    and neither is an action a ``two_person`` rule matches.
+    and neither is an action a ``two_person`` rule matches: ``catalogue`` (the
+    provider units' declared categories, given by the policy loader) decides
+    which actions those are, and undeclared ones are classified by their names.
     """
 
     allow_self_approval: bool = False
     auto_approve: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     two_person: tuple[TwoPersonRule, ...] = field(default_factory=tuple)
+    catalogue: Catalogue = field(default_factory=dict, compare=False, repr=False)
 
     def required_approvals(self, category: str, provider: str, account: str) -> int:
         """How many distinct people must approve: 2 under a two-person rule, else 1."""
         return 2 if any(r.matches(category, provider, account) for r in self.two_person) else 1
 
     def may_auto_approve(self, provider: str, action: str, account: str = "") -> bool:
-        if always_needs_human(provider, action):
+        if always_needs_human(provider, action, self.catalogue):
             return False
-        if self.required_approvals(action_category(provider, action).value, provider, account) > 1:
+        category = action_category(provider, action, self.catalogue).value
+        if self.required_approvals(category, provider, account) > 1:
             return False
         return any(p in ("*", provider) and a in ("*", action) for p, a in self.auto_approve)
 
     @classmethod
-    def from_json(cls, data: Any) -> ProjectPolicy:
+    def from_json(cls, data: Any, catalogue: Catalogue | None = None) -> ProjectPolicy:
         if not isinstance(data, Mapping):
             raise InvalidInputError(
                 "policy file must hold a JSON object", code=ErrorCode.INVALID_POLICY
@@ -174,7 +178,12 @@ class ProjectPolicy:
                     code=ErrorCode.INVALID_POLICY,
                 )
             two.append(TwoPersonRule(**{k: str(v) for k, v in rule.items()}))
-        return cls(allow_self_approval=self_ok, auto_approve=tuple(rules), two_person=tuple(two))
+        return cls(
+            allow_self_approval=self_ok,
+            auto_approve=tuple(rules),
+            two_person=tuple(two),
+            catalogue=catalogue if catalogue is not None else {},
+        )
 
 
 DEFAULT_POLICY: Final = ProjectPolicy()

@@ -7,9 +7,12 @@ the encryption and the HTTP calls; this module decides:
 - how a token-endpoint failure is classified (transient, rotated by a peer,
   permanent) and what each class means for the account;
 - the refresh margin (refresh proactively this long before expiry);
-- provider profiles: endpoints and scopes as data, which providers rotate their
-  refresh tokens, and the warnings health shows (Google "Testing" apps lose
-  refresh tokens after 7 days; an Alpaca paper key pointed at the live host);
+- the shape of a provider's credential profile (endpoints and scopes as data,
+  whether it rotates refresh tokens, refresh-token expiry habits, API key hosts)
+  and the warnings health derives from it (Google "Testing" apps lose refresh
+  tokens after 7 days; an Alpaca paper key pointed at the live host). The
+  profiles themselves are declared by the provider units
+  (``autopack.providers.<name>``) and passed in;
 - the re-auth task written when an account needs a person: the same failure
   always renders the same bytes (no wall clock inside).
 """
@@ -41,8 +44,6 @@ DEFAULT_REFRESH_MARGIN: Final = timedelta(minutes=10)
 MIN_STORED_SECRET_LENGTH: Final = MIN_SECRET_LENGTH
 MAX_STORED_SECRET_LENGTH: Final = 8192
 REAUTH_TASK_SCHEMA: Final = "autopack.reauth-task/1"
-GOOGLE_TESTING_REFRESH_LIFETIME: Final = timedelta(days=7)
-GOOGLE_TESTING_WARN_BEFORE: Final = timedelta(days=1)
 
 
 class CredentialKind(enum.StrEnum):
@@ -245,6 +246,28 @@ def classify_transport_failure(*, request_sent: bool, rotating_refresh: bool) ->
 
 
 @dataclass(frozen=True, slots=True)
+class RefreshExpiryRule:
+    """A provider habit health warns about: refresh tokens that die ``lifetime``
+    after issue under some condition the store cannot see (Google apps in
+    'Testing' publishing status). Critical from ``warn_before`` the deadline."""
+
+    code: str
+    lifetime: timedelta
+    warn_before: timedelta
+    condition: str
+    remedy: str
+
+    def warning(self, refresh_issued_at: datetime, now: datetime) -> ProfileWarning:
+        deadline = refresh_issued_at + self.lifetime
+        return ProfileWarning(
+            code=self.code,
+            message=f"{self.condition}, its refresh token expires {self.lifetime.days} days "
+            f"after issue, at {format_utc(deadline)}: {self.remedy}",
+            severity="critical" if deadline - now <= self.warn_before else "warning",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class OAuthProfile:
     """One OAuth2 provider's endpoints and habits, as data.
 
@@ -261,6 +284,7 @@ class OAuthProfile:
     client_secret_required: bool
     authorize_params: tuple[tuple[str, str], ...] = ()
     notes: str = ""
+    refresh_expiry: RefreshExpiryRule | None = None
 
     def urls(self, account: str, override_base: str | None = None) -> tuple[str, str]:
         """(authorize URL, token URL), optionally moved to one base URL (fake server)."""
@@ -283,98 +307,13 @@ class ApiKeyProfile:
     key_prefixes: Mapping[str, Environment] = field(default_factory=dict)
 
 
-# Endpoint URLs below are public addresses, not secrets.
-OAUTH_PROFILES: Final[Mapping[str, OAuthProfile]] = {
-    "youtube": OAuthProfile(
-        provider="youtube",
-        title="YouTube (Google OAuth 2.0)",
-        authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
-        token_url="https://oauth2.googleapis.com/token",  # noqa: S106 - a public URL
-        revoke_url="https://oauth2.googleapis.com/revoke",
-        scopes=(
-            "https://www.googleapis.com/auth/youtube.upload",
-            "https://www.googleapis.com/auth/youtube.readonly",
-        ),
-        rotating_refresh=False,
-        client_secret_required=True,
-        # offline: get a refresh token; consent: get one again on reconnect.
-        authorize_params=(("access_type", "offline"), ("prompt", "consent")),
-        notes="Apps in 'Testing' publishing status get refresh tokens that expire after 7 days.",
-    ),
-    "etsy": OAuthProfile(
-        provider="etsy",
-        title="Etsy Open API v3",
-        authorize_url="https://www.etsy.com/oauth/connect",
-        token_url="https://api.etsy.com/v3/public/oauth/token",  # noqa: S106 - a public URL
-        revoke_url=None,
-        scopes=("listings_r", "listings_w", "shops_r"),
-        rotating_refresh=True,
-        client_secret_required=False,
-        notes="PKCE public client; every refresh returns a new refresh token.",
-    ),
-    "shopify": OAuthProfile(
-        provider="shopify",
-        title="Shopify Admin API (expiring offline tokens)",
-        authorize_url="https://{account}.myshopify.com/admin/oauth/authorize",
-        token_url="https://{account}.myshopify.com/admin/oauth/access_token",  # noqa: S106 - a public URL
-        revoke_url=None,
-        scopes=("read_products", "write_products"),
-        rotating_refresh=True,
-        client_secret_required=True,
-        authorize_params=(("expiring", "1"),),
-        notes="The account is the shop name; expiring offline tokens rotate on refresh.",
-    ),
-}
-
-API_KEY_PROFILES: Final[Mapping[str, ApiKeyProfile]] = {
-    "alpaca": ApiKeyProfile(
-        provider="alpaca",
-        title="Alpaca Trading API",
-        hosts={
-            Environment.PAPER.value: "https://paper-api.alpaca.markets",
-            Environment.LIVE.value: "https://api.alpaca.markets",
-        },
-        environments=(Environment.PAPER, Environment.LIVE),
-        key_prefixes={"PK": Environment.PAPER, "AK": Environment.LIVE},
-    ),
-}
-
-PROVIDERS: Final = tuple(sorted({*OAUTH_PROFILES, *API_KEY_PROFILES}))
-
-
-def validate_provider(provider: str) -> str:
-    if provider not in OAUTH_PROFILES and provider not in API_KEY_PROFILES:
-        raise UnknownCredentialProviderError(
-            f"unknown credential provider {provider[:64]!r}: known are {', '.join(PROVIDERS)}",
-            details={"known": list(PROVIDERS)},
-        )
-    return provider
+CredentialProfile = OAuthProfile | ApiKeyProfile
+"""How a provider's accounts authenticate. Each provider unit declares its own
+(``autopack.providers.<name>``); the provider registry looks them up."""
 
 
 def validate_account(account: str) -> str:
     return validate_identifier("account", account)
-
-
-def oauth_profile(provider: str) -> OAuthProfile:
-    validate_provider(provider)
-    profile = OAUTH_PROFILES.get(provider)
-    if profile is None:
-        raise InvalidInputError(
-            f"{provider} uses API keys, not OAuth: use `autopack credentials add-key`",
-            code=ErrorCode.NOT_AN_OAUTH_PROVIDER,
-        )
-    return profile
-
-
-def api_key_profile(provider: str) -> ApiKeyProfile:
-    validate_provider(provider)
-    profile = API_KEY_PROFILES.get(provider)
-    if profile is None:
-        raise InvalidInputError(
-            f"{provider} uses OAuth: use `autopack credentials connect {provider}`",
-            code=ErrorCode.NOT_AN_API_KEY_PROVIDER,
-        )
-    return profile
 
 
 def validate_secret_value(name: str, value: str) -> str:
@@ -404,28 +343,19 @@ class ProfileWarning:
 
 def profile_warnings(
     *,
-    provider: str,
+    profile: CredentialProfile | None,
     environment: str,
     key_hint: str | None,
     refresh_issued_at: datetime | None,
     now: datetime,
 ) -> list[ProfileWarning]:
-    """Provider-specific warnings for health. ``key_hint`` is an API key id's 2-letter prefix."""
+    """Provider-specific warnings for health. ``key_hint`` is an API key id's 2-letter prefix;
+    ``profile`` is None for a stored credential whose provider is no longer registered."""
     warnings: list[ProfileWarning] = []
-    if provider == "youtube" and refresh_issued_at is not None:
-        deadline = refresh_issued_at + GOOGLE_TESTING_REFRESH_LIFETIME
-        soon = deadline - now <= GOOGLE_TESTING_WARN_BEFORE
-        warnings.append(
-            ProfileWarning(
-                code="google_testing_refresh_expiry",
-                message="if this Google OAuth app is in 'Testing' publishing status, its "
-                f"refresh token expires 7 days after issue, at {format_utc(deadline)}: "
-                "publish the app (In production) or reconnect before then",
-                severity="critical" if soon else "warning",
-            )
-        )
-    profile = API_KEY_PROFILES.get(provider)
-    if profile is not None and key_hint:
+    if isinstance(profile, OAuthProfile):
+        if profile.refresh_expiry is not None and refresh_issued_at is not None:
+            warnings.append(profile.refresh_expiry.warning(refresh_issued_at, now))
+    elif isinstance(profile, ApiKeyProfile) and key_hint:
         issued_for = profile.key_prefixes.get(key_hint[:2].upper())
         if issued_for is not None and issued_for.value != environment:
             host = profile.hosts.get(environment, environment)

@@ -171,6 +171,10 @@ class ErrorCode(enum.StrEnum):
     CREDENTIALS_NEEDS_REAUTH = "credentials_needs_reauth"
     CREDENTIALS_INVALID = "credentials_invalid"
 
+    # Provider registry.
+    PROVIDER_NOT_AVAILABLE = "provider_not_available"
+    NO_CREDENTIAL_STORE = "no_credential_store"
+
     # Chain checkpoints.
     INVALID_CHECKPOINT = "invalid_checkpoint"
     CHECKPOINT_SIGNATURE_INVALID = "checkpoint_signature_invalid"
@@ -338,6 +342,12 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         ),
         _E.CREDENTIALS_INVALID: CodeEntry(
             _CONFLICT, "a gate holds the action: its credential is invalid"
+        ),
+        _E.PROVIDER_NOT_AVAILABLE: CodeEntry(
+            _BAD, "the provider is registered but has no adapter yet"
+        ),
+        _E.NO_CREDENTIAL_STORE: CodeEntry(
+            _CONFIG, "an adapter asked for credentials where no credential store is wired"
         ),
         _E.INVALID_CHECKPOINT: CodeEntry(_BAD, "a checkpoint file that is not a checkpoint"),
         _E.CHECKPOINT_SIGNATURE_INVALID: CodeEntry(

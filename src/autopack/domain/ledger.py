@@ -176,18 +176,11 @@ HUMAN_ONLY: Final[frozenset[ActionCategory]] = frozenset(
     {ActionCategory.PUBLISH, ActionCategory.LIST, ActionCategory.TRADE, ActionCategory.PAYMENT}
 )
 
-# Known provider actions. Anything not listed is classified by the words in its
-# name, and the word rules err towards the sensitive side.
-KNOWN_CATEGORIES: Final[dict[tuple[str, str], ActionCategory]] = {
-    ("youtube", "videos.insert"): ActionCategory.PUBLISH,
-    ("etsy", "listings.create"): ActionCategory.LIST,
-    ("shopify", "products.create"): ActionCategory.LIST,
-    ("alpaca", "orders.create"): ActionCategory.TRADE,
-    ("sandbox", "video.upload"): ActionCategory.PUBLISH,
-    ("sandbox", "listing.create"): ActionCategory.LIST,
-    ("sandbox", "product.create"): ActionCategory.LIST,
-    ("sandbox", "order.submit"): ActionCategory.TRADE,
-}
+# Every provider unit declares the categories of its actions (its catalogue);
+# the provider registry merges them into one ``Catalogue`` and passes it in.
+# Anything not listed is classified by the words in its name, and the word rules
+# err towards the sensitive side.
+Catalogue = Mapping[tuple[str, str], ActionCategory]
 
 _WORD_RULES: Final[tuple[tuple[ActionCategory, re.Pattern[str]], ...]] = (
     (ActionCategory.PAYMENT, re.compile(r"pay|charge|refund|invoice|transfer|checkout")),
@@ -197,8 +190,9 @@ _WORD_RULES: Final[tuple[tuple[ActionCategory, re.Pattern[str]], ...]] = (
 )
 
 
-def action_category(provider: str, action: str) -> ActionCategory:
-    known = KNOWN_CATEGORIES.get((provider, action))
+def action_category(provider: str, action: str, catalogue: Catalogue) -> ActionCategory:
+    """The declared category of ``provider``/``action``, else the word rules'."""
+    known = catalogue.get((provider, action))
     if known is not None:
         return known
     name = action.lower()
@@ -208,8 +202,8 @@ def action_category(provider: str, action: str) -> ActionCategory:
     return ActionCategory.OTHER
 
 
-def always_needs_human(provider: str, action: str) -> bool:
-    return action_category(provider, action) in HUMAN_ONLY
+def always_needs_human(provider: str, action: str, catalogue: Catalogue) -> bool:
+    return action_category(provider, action, catalogue) in HUMAN_ONLY
 
 
 # --- input limits -----------------------------------------------------------------

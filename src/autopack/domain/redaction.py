@@ -12,9 +12,11 @@ kinds of rules:
   without ``\\/``). All forms go into one compiled regex factored as a trie, so
   a scan walks the text once and its cost grows slowly with the number of
   secrets;
-- **pattern rules** (:data:`PATTERN_RULES`): provider token formats (Google,
-  Shopify, Alpaca, Etsy, JWT, PEM keys, ...) and ``key=value`` / ``key: value`` /
-  JSON ``"key": "value"`` assignments whose key names a secret;
+- **pattern rules** (:func:`compose_rules`): token formats (PEM keys, JWT, AWS,
+  GitHub, ...; each provider unit declares its own, such as Google's or
+  Shopify's, and the provider registry composes the full list) and
+  ``key=value`` / ``key: value`` / JSON ``"key": "value"`` assignments whose key
+  names a secret;
 - **field-name rules** (:func:`is_secret_field`): in structured data the value
   under a secret-named key (``Authorization``, ``X-Shopify-Access-Token``,
   ``client_secret``, ...) is masked whole; HAR files follow from the same rule
@@ -385,12 +387,13 @@ def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
 
-# Boundaries (not_after and _R): a token glued to more token characters on
-# either side is part of a longer identifier or hash, not a token.
-_TOKEN_CHARS = string.ascii_letters + string.digits + "_-"
-_KEY_CHARS = _TOKEN_CHARS + "."
+# Boundaries (not_after and TOKEN_END): a token glued to more token characters on
+# either side is part of a longer identifier or hash, not a token. Public: the
+# providers' token-format rules use them too.
+TOKEN_CHARS = string.ascii_letters + string.digits + "_-"
+KEY_CHARS = TOKEN_CHARS + "."
 _SCHEME_CHARS = string.ascii_letters + string.digits + "+.-"
-_R = r"(?![A-Za-z0-9_\-])"
+TOKEN_END = r"(?![A-Za-z0-9_\-])"  # noqa: S105 - a regex lookahead, not a password
 _ASSIGNMENT_ANCHORS = (
     "pass",
     "pwd",
@@ -404,7 +407,11 @@ _ASSIGNMENT_ANCHORS = (
     "session",
 )
 
-PATTERN_RULES: Final[tuple[PatternRule, ...]] = (
+# Rules come in priority order: when two rules mask the same span, the first
+# names the marker. Whole blobs first (a PEM block, a JWT), then the providers'
+# token formats (declared by each provider unit, see :func:`compose_rules`), then
+# other vendors' token formats, then rules that recognize a secret by its context.
+BLOB_RULES: Final[tuple[PatternRule, ...]] = (
     PatternRule(
         "pem-private-key",
         "PEM private key block (RSA, EC, OpenSSH, PKCS#8), also JSON-escaped",
@@ -421,67 +428,11 @@ PATTERN_RULES: Final[tuple[PatternRule, ...]] = (
             r"[A-Za-z0-9_\-]*)"
         ),
         triggers=("eyj",),
-        not_after=_TOKEN_CHARS,
+        not_after=TOKEN_CHARS,
     ),
-    PatternRule(
-        "google-api-key",
-        "Google API key: AIza followed by 35 characters",
-        _rx(r"(?P<secret>AIza[0-9A-Za-z_\-]{35})" + _R),
-        triggers=("aiza",),
-        not_after=_TOKEN_CHARS,
-    ),
-    PatternRule(
-        "google-oauth-access",
-        "Google OAuth access token: ya29. prefix",
-        _rx(r"(?P<secret>ya29\.[0-9A-Za-z_\-.]{20,})"),
-        triggers=("ya29.",),
-        not_after=_TOKEN_CHARS,
-    ),
-    PatternRule(
-        "google-oauth-refresh",
-        "Google OAuth refresh token: 1// prefix",
-        _rx(r"(?P<secret>1//[0-9A-Za-z_\-]{20,})"),
-        triggers=("1//",),
-        not_after=_TOKEN_CHARS + "/",
-    ),
-    PatternRule(
-        "google-client-secret",
-        "Google OAuth client secret: GOCSPX- prefix",
-        _rx(r"(?P<secret>GOCSPX-[0-9A-Za-z_\-]{20,})"),
-        triggers=("gocspx-",),
-        not_after=_TOKEN_CHARS,
-    ),
-    PatternRule(
-        "shopify-token",
-        "Shopify access token, custom/private app password or shared secret "
-        "(shpat_, shpca_, shppa_, shpss_)",
-        _rx(r"(?P<secret>shp(?:at|ca|pa|ss)_[0-9A-Za-z]{20,})" + _R),
-        triggers=("shpat_", "shpca_", "shppa_", "shpss_"),
-        not_after=_TOKEN_CHARS,
-    ),
-    PatternRule(
-        "etsy-oauth-token",
-        "Etsy OAuth token: numeric user id, a dot, and a long token",
-        _rx(r"(?P<secret>[0-9]{5,12}\.[A-Za-z0-9_\-]{40,})" + _R),
-        not_after=_KEY_CHARS,
-    ),
-    PatternRule(
-        "alpaca-key-id",
-        "Alpaca API key id: PK (paper), AK (live) or CK prefix and 18 upper-case characters",
-        _rx(r"(?P<secret>(?:PK|AK|CK)[A-Z0-9]{18})(?![A-Za-z0-9])"),
-        not_after=string.ascii_letters + string.digits,
-    ),
-    PatternRule(
-        "alpaca-secret-key",
-        "Alpaca secret: 40 mixed-case letters and digits on the same line after an Alpaca "
-        "key id (positional client arguments, key:secret pairs); mixed case keeps hex SHAs out",
-        _rx(
-            r"(?:PK|AK|CK)[A-Z0-9]{18}(?![A-Za-z0-9])[^\r\n]{1,160}?(?<![A-Za-z0-9])"
-            r"(?P<secret>(?=[A-Za-z0-9]{0,39}[a-z])(?=[A-Za-z0-9]{0,39}[A-Z])[A-Za-z0-9]{40})"
-            r"(?![A-Za-z0-9])"
-        ),
-        not_after=string.ascii_letters + string.digits,
-    ),
+)
+
+VENDOR_TOKEN_RULES: Final[tuple[PatternRule, ...]] = (
     PatternRule(
         "aws-access-key-id",
         "AWS access key id: AKIA or ASIA and 16 upper-case characters",
@@ -494,29 +445,32 @@ PATTERN_RULES: Final[tuple[PatternRule, ...]] = (
         "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
         _rx(r"(?P<secret>(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}))"),
         triggers=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-        not_after=_TOKEN_CHARS,
+        not_after=TOKEN_CHARS,
     ),
     PatternRule(
         "autopack-api-key",
         "Autopack principal API key: apk_, 12 hex characters, _ and a 43-character secret",
         _rx(r"(?P<secret>apk_[0-9a-f]{12}_[A-Za-z0-9_\-]{43})"),
         triggers=("apk_",),
-        not_after=_TOKEN_CHARS,
+        not_after=TOKEN_CHARS,
     ),
     PatternRule(
         "stripe-key",
         "Stripe secret or restricted key",
         _rx(r"(?P<secret>(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,})"),
         triggers=("sk_live", "sk_test", "rk_live", "rk_test"),
-        not_after=_TOKEN_CHARS,
+        not_after=TOKEN_CHARS,
     ),
     PatternRule(
         "slack-token",
         "Slack token (xoxb-, xoxp-, ...)",
         _rx(r"(?P<secret>xox[abposr]-[A-Za-z0-9\-]{10,})"),
         triggers=("xox",),
-        not_after=_TOKEN_CHARS,
+        not_after=TOKEN_CHARS,
     ),
+)
+
+CONTEXT_RULES: Final[tuple[PatternRule, ...]] = (
     PatternRule(
         "bearer-token",
         "credential after the Bearer scheme (must contain a digit, so prose is left alone)",
@@ -545,7 +499,7 @@ PATTERN_RULES: Final[tuple[PatternRule, ...]] = (
         "Authorization and Cookie header values up to the end of the line",
         _HEADER_LINE,
         anchors=("authorization", "cookie"),
-        word_chars=_KEY_CHARS,
+        word_chars=KEY_CHARS,
         validate=_validate_header,
     ),
     PatternRule(
@@ -560,7 +514,7 @@ PATTERN_RULES: Final[tuple[PatternRule, ...]] = (
         "command-line flag naming a secret followed by its value (--secret-key X)",
         _CLI_FLAG,
         triggers=("--",),
-        not_after=_TOKEN_CHARS,
+        not_after=TOKEN_CHARS,
     ),
     PatternRule(
         "netrc-password",
@@ -571,7 +525,7 @@ PATTERN_RULES: Final[tuple[PatternRule, ...]] = (
             + r"\S+)"
         ),
         triggers=("password",),
-        not_after=_TOKEN_CHARS,
+        not_after=TOKEN_CHARS,
     ),
     PatternRule(
         "pgpass-password",
@@ -593,7 +547,7 @@ PATTERN_RULES: Final[tuple[PatternRule, ...]] = (
             r"(?:-p|--password)[ \t]+(?P<secret>" + _NOT_MASKED + r"[^\s'\"]+)"
         ),
         triggers=("login",),
-        not_after=_TOKEN_CHARS,
+        not_after=TOKEN_CHARS,
     ),
     PatternRule(
         "secret-assignment",
@@ -601,10 +555,30 @@ PATTERN_RULES: Final[tuple[PatternRule, ...]] = (
         _ASSIGNMENT,
         groups=("dq", "eq", "sq", "uq"),
         anchors=_ASSIGNMENT_ANCHORS,
-        word_chars=_KEY_CHARS,
+        word_chars=KEY_CHARS,
         validate=_validate_assignment,
     ),
 )
+
+
+def compose_rules(provider_rules: Iterable[PatternRule]) -> tuple[PatternRule, ...]:
+    """The full rule list, in priority order, with the providers' token formats.
+
+    Each provider unit declares the rules for its own token formats; the provider
+    registry passes all of them here (this module knows no provider). Rule ids
+    must be unique: a marker names exactly one rule.
+    """
+    rules = (*BLOB_RULES, *provider_rules, *VENDOR_TOKEN_RULES, *CONTEXT_RULES)
+    ids = [rule.id for rule in rules]
+    reserved = {KNOWN_SECRET_RULE_ID, SECRET_FIELD_RULE_ID, COOKIE_RULE_ID}
+    clashes = sorted({i for i in ids if ids.count(i) > 1} | (set(ids) & reserved))
+    if clashes:
+        raise ValueError(f"redaction rule ids must be unique: {', '.join(clashes)}")
+    return rules
+
+
+GENERIC_RULES: Final[tuple[PatternRule, ...]] = compose_rules(())
+"""Every rule except the providers' token formats (the registry adds those)."""
 
 
 # ---------------------------------------------------------------------------
@@ -686,18 +660,13 @@ def _trie_regex(words: Iterable[str]) -> str:
     return build(trie)
 
 
-def _never_a_marker_substring(secret: str) -> bool:
+def _never_a_marker_substring(secret: str, rule_ids: Iterable[str]) -> bool:
     # A secret inside a marker would be re-masked forever; none is that silly,
     # but registering one must not break idempotence.
-    return not any(secret in mask(rule) for rule in _ALL_RULE_IDS)
+    return not any(secret in mask(rule) for rule in rule_ids)
 
 
-_ALL_RULE_IDS: Final = (
-    KNOWN_SECRET_RULE_ID,
-    SECRET_FIELD_RULE_ID,
-    COOKIE_RULE_ID,
-    *(rule.id for rule in PATTERN_RULES),
-)
+_FIXED_RULE_IDS: Final = (KNOWN_SECRET_RULE_ID, SECRET_FIELD_RULE_ID, COOKIE_RULE_ID)
 
 
 class _KnownSecrets:
@@ -786,10 +755,12 @@ class Redactor:
 
     def __init__(
         self,
-        rules: Sequence[PatternRule] = PATTERN_RULES,
+        rules: Sequence[PatternRule],
         *,
         secrets: Iterable[str] = (),
     ) -> None:
+        # No default: the full list includes the providers' token formats, which
+        # only the provider registry knows (``autopack.providers.registry``).
         self._rules = tuple(rules)
         # One search for any trigger or anchor decides, for most short strings
         # (dict keys, header names), that no gated rule can match at all.
@@ -800,6 +771,7 @@ class Redactor:
             KNOWN_SECRET_RULE_ID: 0,
             **{rule.id: i + 1 for i, rule in enumerate(self._rules)},
         }
+        rule_ids = (*_FIXED_RULE_IDS, *self._order)
         accepted: set[str] = set()
         ignored = 0
         for secret in secrets:
@@ -808,7 +780,7 @@ class Redactor:
             usable = {
                 c
                 for c in (secret, secret.strip())
-                if len(c) >= MIN_SECRET_LENGTH and _never_a_marker_substring(c)
+                if len(c) >= MIN_SECRET_LENGTH and _never_a_marker_substring(c, rule_ids)
             }
             accepted |= usable
             ignored += not usable
@@ -1022,7 +994,3 @@ def _unique_key(out: Mapping[Any, Any], key: Any) -> Any:
     while f"{key}#{n}" in out:
         n += 1
     return f"{key}#{n}"
-
-
-DEFAULT_REDACTOR: Final = Redactor()
-"""Pattern and field rules, no known secrets: for code that has no store."""

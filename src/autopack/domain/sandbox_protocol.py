@@ -1,6 +1,6 @@
 """The sandbox provider's wire contract, shared by its server and its adapter.
 
-The server (``autopack.sandbox``) and the adapter (``autopack.providers.sandbox``)
+The server (``autopack.sandbox``) and the adapter (``autopack.providers.sandbox.adapter``)
 live in independent layers and never import each other; every name both sides
 must agree on (paths, headers, the marker field, modes, fault kinds) is here.
 Pure constants and one path helper: no I/O.

@@ -23,9 +23,10 @@ from autopack.domain.approvals import (
 from autopack.domain.canonical import canonical_json, format_utc, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
-from autopack.domain.ledger import ActionStatus, action_category
+from autopack.domain.ledger import ActionStatus
 from autopack.domain.principals import Actor, Permission, local_actor
 from autopack.domain.redaction import Redactor
+from autopack.providers.registry import action_category
 from autopack.services.context import Runtime
 from autopack.services.ledger import (
     ACTIONS,

@@ -1,6 +1,9 @@
 """The runtime: everything a service needs, built once from settings.
 
-API and CLI both build one of these; tests build one with their own seams.
+API and CLI both build one of these through ``services.runtime.build_runtime``
+(which wires in the credential store); tests build one with their own seams.
+This module imports no service: the secrets the runtime's redactor masks come
+from the ``stored_secrets`` callable it is given.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from autopack.db.engine import create_db_engine, create_session_factory
 from autopack.domain.redaction import Redactor
+from autopack.providers.registry import DEFAULT_REDACTOR
 from autopack.settings import Settings
 
 Clock = Callable[[], datetime]
 Entropy = Callable[[int], bytes]
+# Every secret the runtime's credential store holds (read once, when first needed).
+SecretSource = Callable[["Runtime"], Iterable[str]]
 
 
 def utc_now() -> datetime:
@@ -34,6 +40,8 @@ class Runtime:
     session_factory: sessionmaker[Session]
     clock: Clock = field(default=utc_now)
     entropy: Entropy = field(default=os.urandom)
+    # Required: a runtime that forgot its store would leave stored secrets unmasked.
+    stored_secrets: SecretSource = field(kw_only=True, repr=False)
 
     _secrets: set[str] = field(default_factory=set, init=False, repr=False)
     _secrets_loaded: bool = field(default=False, init=False, repr=False)
@@ -87,11 +95,7 @@ class Runtime:
                 return
             self._secrets_loading = True
             try:
-                # Imported here: the credentials service is built on Runtime (import cycle).
-                from autopack.services.credentials import CredentialService
-
-                with CredentialService(self) as service:
-                    self.note_secrets(service.known_secrets())
+                self.note_secrets(self.stored_secrets(self))
                 self._secrets_loaded = True
                 self._secrets_load_failed = False
             finally:
@@ -100,13 +104,19 @@ class Runtime:
     def _current_redactor(self) -> Redactor:
         with self._lock:
             if self._redactor is None:
-                self._redactor = Redactor().with_secrets(sorted(self._secrets))
+                self._redactor = DEFAULT_REDACTOR.with_secrets(sorted(self._secrets))
             return self._redactor
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def runtime_for(settings: Settings, *, stored_secrets: SecretSource) -> Runtime:
+    """A runtime on ``settings``' database; see ``services.runtime.build_runtime``."""
     engine = create_db_engine(settings.effective_database_url)
-    return Runtime(settings=settings, engine=engine, session_factory=create_session_factory(engine))
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=create_session_factory(engine),
+        stored_secrets=stored_secrets,
+    )

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Table, and_, exists, or_, sele
 
 from autopack.db.models import ApprovalRow, CredentialRow, HaltRow
 from autopack.domain.canonical import parse_json_strict
-from autopack.domain.credentials import API_KEY_PROFILES, OAUTH_PROFILES, StoredState
+from autopack.domain.credentials import StoredState
 from autopack.domain.gates import (
     ActionFacts,
     ApprovalFacts,
@@ -29,6 +29,7 @@ from autopack.domain.gates import (
     HaltFacts,
 )
 from autopack.domain.gates.pipeline import DISPATCH_GATES, decide
+from autopack.providers.registry import API_KEY_PROFILES, OAUTH_PROFILES
 
 if TYPE_CHECKING:
     from autopack.services.ledger.store import LedgerStore

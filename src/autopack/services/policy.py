@@ -14,13 +14,17 @@ from autopack.domain.canonical import parse_json_strict
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.layout import project_policy_path
+from autopack.domain.ledger import Catalogue
+from autopack.providers.registry import ACTION_CATALOGUE
 
 
 class PolicyLoader:
     """Reads policy files, re-reading one only when its size or mtime changes."""
 
-    def __init__(self, workspace: Path) -> None:
+    def __init__(self, workspace: Path, catalogue: Catalogue = ACTION_CATALOGUE) -> None:
         self._workspace = workspace
+        # The providers' declared action categories: what a policy may never auto-approve.
+        self._catalogue = catalogue
         self._cache: dict[str, tuple[tuple[int, int], ProjectPolicy]] = {}
         self._paths: dict[str, Path] = {}
         self._lock = threading.Lock()
@@ -51,7 +55,7 @@ class PolicyLoader:
                 f"project policy {path.name} of {project!r}: {exc.message}",
                 code=ErrorCode.INVALID_POLICY,
             ) from exc
-        policy = ProjectPolicy.from_json(data)
+        policy = ProjectPolicy.from_json(data, self._catalogue)
         with self._lock:
             self._cache[project] = (stamp, policy)
         return policy

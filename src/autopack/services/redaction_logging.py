@@ -23,7 +23,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from autopack.domain.redaction import DEFAULT_REDACTOR, Redactor
+from autopack.domain.redaction import Redactor
+from autopack.providers.registry import DEFAULT_REDACTOR
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`
 # and is redacted as data.

@@ -27,12 +27,12 @@ from autopack.domain.ledger import (
     GENESIS_HASH,
     MAX_PAYLOAD_BYTES,
     ActionStatus,
-    action_category,
     intent_hash,
     validate_key,
     validate_name,
 )
 from autopack.domain.providers import Intent
+from autopack.providers.registry import action_category
 from autopack.services.gates import GateService
 from autopack.services.ledger.records import (
     ActionRecord,

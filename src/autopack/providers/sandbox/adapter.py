@@ -13,19 +13,11 @@ idempotency key) is derived from provider, account and Autopack idempotency key
 only, so a re-render after a restart gives the same key and lookup can find the
 object a lost response created.
 
-Dispatch classification (only NO_EFFECT may be retried automatically):
-
-    2xx with a JSON object carrying "id"          SUCCEEDED (provider_object_id)
-    2xx without a usable id                        MAYBE_EFFECT (reconcile by lookup)
-    429                                            NO_EFFECT (retry_after from Retry-After)
-    other 4xx                                      PERMANENT
-    5xx, 1xx, 3xx                                  MAYBE_EFFECT
-    ConnectError, ConnectTimeout, PoolTimeout      NO_EFFECT: no byte of the request left
-    UnsupportedProtocol, InvalidURL                PERMANENT: nothing can be sent
-    request rendered for another intent            PERMANENT: refused before sending
-    ReadTimeout, ReadError, RemoteProtocolError,
-    WriteTimeout, WriteError, any other
-    transport error                                MAYBE_EFFECT: the request may have arrived
+Dispatch classification: the shared HTTP outcome rules of
+``autopack.providers._http`` (2xx with a JSON object carrying "id" is
+SUCCEEDED; 429 NO_EFFECT; other 4xx PERMANENT; 5xx MAYBE_EFFECT; connect errors
+NO_EFFECT; errors after sending MAYBE_EFFECT), plus one sandbox rule: a request
+rendered for another intent is PERMANENT, refused before sending.
 
 Lookup: 200 with matches -> FOUND (oldest object), 200 empty -> NOT_FOUND,
 501 -> UNSUPPORTED (mode ``none``: a person decides), anything else or no
@@ -34,8 +26,8 @@ connection -> UNAVAILABLE (reconcile later).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Self
 
@@ -59,6 +51,14 @@ from autopack.domain.sandbox_protocol import (
     MARKER_FIELD,
     REPLAYED_HEADER,
 )
+from autopack.providers._http import (
+    classify_response,
+    describe,
+    error_message,
+    response_json,
+    response_summary,
+    send,
+)
 
 PROVIDER_NAME = "sandbox"
 ACTION_KINDS: Mapping[str, str] = {
@@ -71,7 +71,6 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 3.0
 PROVIDER_KEY_PREFIX = "ap_"
 PROVIDER_KEY_HEX = 40
-_TEXT_SUMMARY_LIMIT = 500
 
 
 class SandboxRenderError(InvalidInputError):
@@ -88,50 +87,6 @@ def provider_idempotency_key(intent: Intent) -> str:
         }
     )
     return PROVIDER_KEY_PREFIX + digest[:PROVIDER_KEY_HEX]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in delta-seconds; an HTTP-date (or garbage) gives None."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = Decimal(value.strip())
-    except InvalidOperation:
-        return None
-    if not seconds.is_finite():
-        return None
-    return max(0.0, float(seconds))
-
-
-def _response_json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _response_summary(response: httpx.Response) -> dict[str, Any]:
-    data = _response_json(response)
-    summary: dict[str, Any] = {"status_code": response.status_code}
-    if data is not None:
-        summary["response"] = data
-    else:
-        summary["response_text"] = response.text[:_TEXT_SUMMARY_LIMIT]
-    return summary
-
-
-def _error_message(response: httpx.Response) -> str:
-    data = _response_json(response)
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        message = data["error"].get("message")
-        if isinstance(message, str):
-            return f"HTTP {response.status_code}: {message}"
-    return f"HTTP {response.status_code}"
-
-
-def _describe(exc: Exception, meaning: str) -> str:
-    return f"{type(exc).__name__} ({meaning}): {exc}"
 
 
 class SandboxAdapter:
@@ -225,20 +180,20 @@ class SandboxAdapter:
             )
         headers = dict(request.headers)
         headers.update(self._auth_headers())
-        try:
-            response = self._client.request(
-                request.method, request.url, content=canonical_json(request.body), headers=headers
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # No connection was made (or none was free): no byte of the request left.
-            return DispatchResult(Outcome.NO_EFFECT, error=_describe(exc, "not sent"))
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            return DispatchResult(Outcome.PERMANENT, error=_describe(exc, "cannot be sent"))
-        except httpx.TransportError as exc:
-            # Read/Write timeouts and errors, a dropped connection, a protocol error:
-            # the request may have been received and acted on.
-            return DispatchResult(Outcome.MAYBE_EFFECT, error=_describe(exc, "maybe sent"))
-        return self._classify(response)
+        answer = send(
+            self._client,
+            request.method,
+            request.url,
+            content=canonical_json(request.body),
+            headers=headers,
+        )
+        if isinstance(answer, DispatchResult):
+            return answer
+        result = classify_response(answer)
+        if result.outcome is Outcome.SUCCEEDED:
+            replayed = answer.headers.get(REPLAYED_HEADER) == "true"
+            result = dataclasses.replace(result, summary={**result.summary, "replayed": replayed})
+        return result
 
     def lookup(self, intent: Intent) -> LookupResult:
         kind = self._kind(intent)
@@ -250,27 +205,27 @@ class SandboxAdapter:
                 headers={"Accept": "application/json", **self._auth_headers()},
             )
         except (httpx.TransportError, httpx.InvalidURL) as exc:
-            return LookupResult(LookupStatus.UNAVAILABLE, error=_describe(exc, "not asked"))
+            return LookupResult(LookupStatus.UNAVAILABLE, error=describe(exc, "not asked"))
         if response.status_code == 501:
             return LookupResult(
                 LookupStatus.UNSUPPORTED,
-                summary=_response_summary(response),
-                error=_error_message(response),
+                summary=response_summary(response),
+                error=error_message(response),
             )
         if response.status_code != 200:
             return LookupResult(
                 LookupStatus.UNAVAILABLE,
-                summary=_response_summary(response),
-                error=_error_message(response),
+                summary=response_summary(response),
+                error=error_message(response),
             )
-        data = _response_json(response)
+        data = response_json(response)
         objects = data.get("data") if isinstance(data, dict) else None
         if not isinstance(objects, list) or not all(
             isinstance(o, dict) and isinstance(o.get("id"), str) for o in objects
         ):
             return LookupResult(
                 LookupStatus.UNAVAILABLE,
-                summary=_response_summary(response),
+                summary=response_summary(response),
                 error="lookup answer is not a list of objects",
             )
         if not objects:
@@ -321,43 +276,3 @@ class SandboxAdapter:
                 code=ErrorCode.UNKNOWN_ACTION,
             )
         return kind
-
-    def _classify(self, response: httpx.Response) -> DispatchResult:
-        status = response.status_code
-        summary = _response_summary(response)
-        if 200 <= status < 300:
-            data = _response_json(response)
-            object_id = data.get("id") if isinstance(data, dict) else None
-            if not isinstance(object_id, str) or not object_id:
-                return DispatchResult(
-                    Outcome.MAYBE_EFFECT,
-                    status_code=status,
-                    summary=summary,
-                    error=f"HTTP {status} without an object id",
-                )
-            summary["replayed"] = response.headers.get(REPLAYED_HEADER) == "true"
-            return DispatchResult(
-                Outcome.SUCCEEDED, provider_object_id=object_id, status_code=status, summary=summary
-            )
-        if status == 429:
-            return DispatchResult(
-                Outcome.NO_EFFECT,
-                status_code=status,
-                summary=summary,
-                error=_error_message(response),
-                retry_after_seconds=_retry_after(response),
-            )
-        if 400 <= status < 500:
-            return DispatchResult(
-                Outcome.PERMANENT,
-                status_code=status,
-                summary=summary,
-                error=_error_message(response),
-            )
-        return DispatchResult(
-            Outcome.MAYBE_EFFECT,
-            status_code=status,
-            summary=summary,
-            error=_error_message(response),
-            retry_after_seconds=_retry_after(response),
-        )
