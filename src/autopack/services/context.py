@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,8 @@ Clock = Callable[[], datetime]
 Entropy = Callable[[int], bytes]
 # Every secret the runtime's credential store holds (read once, when first needed).
 SecretSource = Callable[["Runtime"], Iterable[str]]
+# A value that changes whenever the store's secrets change (any process).
+SecretFingerprint = Callable[["Runtime"], Hashable]
 
 
 def utc_now() -> datetime:
@@ -42,7 +44,11 @@ class Runtime:
     entropy: Entropy = field(default=os.urandom)
     # Required: a runtime that forgot its store would leave stored secrets unmasked.
     stored_secrets: SecretSource = field(kw_only=True, repr=False)
+    # Read before each redaction: a secret another process stored since the last
+    # load is loaded (and masked) before this process writes anything again.
+    secrets_fingerprint: SecretFingerprint | None = field(default=None, kw_only=True, repr=False)
 
+    _fingerprint: Hashable = field(default=None, init=False, repr=False)
     _secrets: set[str] = field(default_factory=set, init=False, repr=False)
     _secrets_loaded: bool = field(default=False, init=False, repr=False)
     _secrets_loading: bool = field(default=False, init=False, repr=False)
@@ -67,7 +73,12 @@ class Runtime:
     def redactor(self) -> Redactor:
         """The one redactor of this process: pattern and field rules plus every secret
         the credential store holds or this process has seen. Cached; rebuilt when a
-        new secret is noted. Needs the schema at head (it reads the store once)."""
+        new secret is noted, and reloaded when the store's fingerprint shows that
+        another process stored a secret. Needs the schema at head."""
+        probe = self.secrets_fingerprint
+        if self._secrets_loaded and probe is not None and probe(self) != self._fingerprint:
+            with self._load_lock:
+                self._secrets_loaded = False
         if not self._secrets_loaded:
             self._load_stored_secrets()
         return self._current_redactor()
@@ -95,6 +106,9 @@ class Runtime:
                 return
             self._secrets_loading = True
             try:
+                # Read before the secrets: a change between the two reloads again.
+                if self.secrets_fingerprint is not None:
+                    self._fingerprint = self.secrets_fingerprint(self)
                 self.note_secrets(self.stored_secrets(self))
                 self._secrets_loaded = True
                 self._secrets_load_failed = False
@@ -111,7 +125,12 @@ class Runtime:
         self.engine.dispose()
 
 
-def runtime_for(settings: Settings, *, stored_secrets: SecretSource) -> Runtime:
+def runtime_for(
+    settings: Settings,
+    *,
+    stored_secrets: SecretSource,
+    secrets_fingerprint: SecretFingerprint | None = None,
+) -> Runtime:
     """A runtime on ``settings``' database; see ``services.runtime.build_runtime``."""
     engine = create_db_engine(settings.effective_database_url)
     return Runtime(
@@ -119,4 +138,5 @@ def runtime_for(settings: Settings, *, stored_secrets: SecretSource) -> Runtime:
         engine=engine,
         session_factory=create_session_factory(engine),
         stored_secrets=stored_secrets,
+        secrets_fingerprint=secrets_fingerprint,
     )

@@ -17,6 +17,7 @@ from autopack.services.credentials.reauth import task_file
 from autopack.services.credentials.service import (
     CredentialService,
     runtime_redactor,
+    secrets_fingerprint,
     stored_secrets,
 )
 from autopack.services.credentials.store import SECRET_FIELDS
@@ -32,6 +33,7 @@ __all__ = [
     "PendingConnect",
     "RefreshPolicy",
     "runtime_redactor",
+    "secrets_fingerprint",
     "stored_secrets",
     "task_file",
 ]

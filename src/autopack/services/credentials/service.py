@@ -164,3 +164,28 @@ def runtime_redactor(runtime: Runtime) -> Redactor:
         return service.redactor()
     finally:
         service.close()
+
+
+_FINGERPRINT_SQL = (
+    "SELECT count(*), coalesce(sum(version), 0), coalesce(max(id), 0) FROM credentials"
+)
+
+
+def secrets_fingerprint(runtime: Runtime) -> tuple[int, int, int]:
+    """Changes whenever secret material is stored, replaced or removed in the store
+    (any process): rows, the sum of their versions (bumped on every change of a
+    secret) and the newest id. One cheap statement, read before each redaction so
+    a secret stored by another process is masked before this one's next write."""
+    fairy = runtime.engine.raw_connection()
+    try:
+        db: Any = fairy.dbapi_connection
+        cursor = db.cursor()
+        try:
+            cursor.execute(_FINGERPRINT_SQL)
+            count, versions, newest = cursor.fetchone()
+        finally:
+            cursor.close()
+        db.commit()  # PostgreSQL opened a transaction for the read
+    finally:
+        fairy.close()
+    return int(count), int(versions), int(newest)
