@@ -95,3 +95,22 @@ def test_the_reader_sees_every_endpoint_heading(tmp_path: Path) -> None:
         ("GET", "/a/{id}", "public", (200, 404)),
         ("DELETE", "/b", "X-API-Key", (204,)),
     ]
+
+
+def test_documented_limits_are_the_code_limits() -> None:
+    from autopack.domain.canonical import MAX_INTEGER_DIGITS, MAX_NESTING_DEPTH, MAX_RECORD_ID
+    from autopack.domain.ledger import MAX_PAYLOAD_BYTES
+    from autopack.settings import DEFAULT_MAX_REQUEST_BYTES
+
+    text = read(CONTRACT)
+    section = text[text.index("## Limits") : text.index("## Service")]
+    for expected in (
+        f"at most {MAX_NESTING_DEPTH} levels",
+        f"at most {MAX_INTEGER_DIGITS} decimal digits",
+        f"at most {MAX_PAYLOAD_BYTES} bytes",
+        f"1 to {MAX_RECORD_ID}",
+        f"(default {DEFAULT_MAX_REQUEST_BYTES})",
+    ):
+        assert expected in section, f"{CONTRACT} Limits should say {expected!r}"
+    assert text.count(f"`approval_id` (integer, 1 to {MAX_RECORD_ID})") == 1
+    assert text.count(f"`approval_id` (1 to {MAX_RECORD_ID})") == 2

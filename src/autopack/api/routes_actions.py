@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from autopack.api.deps import RuntimeDep
-from autopack.domain.canonical import parse_json_strict
+from autopack.domain.canonical import MAX_NESTING_DEPTH, MAX_RECORD_ID, parse_json_strict
 from autopack.services.approvals import ApprovalService
 from autopack.services.executor import Executor
 from autopack.services.ledger import (
@@ -32,6 +32,8 @@ def get_registry(request: Request, rt: RuntimeDep) -> ProviderRegistry:
 
 
 RegistryDep = Annotated[ProviderRegistry, Depends(get_registry)]
+# Out of range is a 422 like any other schema violation, never a driver overflow.
+ApprovalId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="Approval id.")]
 
 
 class NewAction(BaseModel):
@@ -87,7 +89,7 @@ class Export(BaseModel):
 
 @router.post("/actions", status_code=201)
 def propose_action(body: NewAction, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
-    payload = parse_json_strict(body.payload_json)
+    payload = parse_json_strict(body.payload_json, max_depth=MAX_NESTING_DEPTH)
     proposal = LedgerService(rt, reg).propose(
         provider=body.provider,
         action=body.action,
@@ -167,15 +169,19 @@ def list_approvals(
 
 
 @router.get("/approvals/{approval_id}")
-def get_approval(approval_id: int, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
+def get_approval(approval_id: ApprovalId, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
     return ApprovalService(rt, reg).get(approval_id)
 
 
 @router.post("/approvals/{approval_id}/approve")
-def approve(approval_id: int, body: Decision, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
+def approve(
+    approval_id: ApprovalId, body: Decision, rt: RuntimeDep, reg: RegistryDep
+) -> dict[str, Any]:
     return ApprovalService(rt, reg).approve(approval_id, hash_=body.hash, approver=body.approver)
 
 
 @router.post("/approvals/{approval_id}/reject")
-def reject(approval_id: int, body: Rejection, rt: RuntimeDep, reg: RegistryDep) -> dict[str, Any]:
+def reject(
+    approval_id: ApprovalId, body: Rejection, rt: RuntimeDep, reg: RegistryDep
+) -> dict[str, Any]:
     return ApprovalService(rt, reg).reject(approval_id, rejecter=body.rejecter, reason=body.reason)

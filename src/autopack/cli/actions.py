@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from autopack.cli._common import JSON_OPTION, out, out_json, runtime
-from autopack.domain.canonical import parse_json_strict
+from autopack.domain.canonical import MAX_NESTING_DEPTH, parse_json_strict
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.ledger import MAX_PAYLOAD_BYTES, ActionStatus
 from autopack.services.executor import Executor
@@ -42,7 +42,7 @@ def read_payload(source: str) -> Any:
             f"{MAX_PAYLOAD_BYTES}",
             code="payload_too_large",
         )
-    return parse_json_strict(data)
+    return parse_json_strict(data, max_depth=MAX_NESTING_DEPTH)
 
 
 def _when(value: Any) -> str:

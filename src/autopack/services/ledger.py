@@ -40,6 +40,7 @@ from autopack.domain.approvals import (
     validate_person,
 )
 from autopack.domain.canonical import (
+    MAX_NESTING_DEPTH,
     CanonicalizationError,
     canonical_form,
     canonical_json,
@@ -879,7 +880,7 @@ class LedgerCore:
         if not isinstance(payload, Mapping):
             raise InvalidInputError("the payload must be a JSON object", code="invalid_payload")
         try:
-            normalized, payload_bytes = canonical_form(payload)
+            normalized, payload_bytes = canonical_form(payload, max_depth=MAX_NESTING_DEPTH)
         except CanonicalizationError as exc:
             raise InvalidInputError(f"payload refused: {exc.message}", code=exc.code) from exc
         if len(payload_bytes) > MAX_PAYLOAD_BYTES:
