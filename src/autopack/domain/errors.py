@@ -15,6 +15,8 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3
+# An unexpected crash (a bug): never 1, which scripts read as "the check failed".
+EXIT_INTERNAL_ERROR = 4
 
 
 class AutopackError(Exception):
