@@ -265,3 +265,20 @@ def test_request_size_limit_counts_chunked_bodies_in_process(runtime: Runtime) -
         at = client.post("/api/actions", content=stream(limit), headers=headers)
         assert at.status_code == 400  # read and parsed: a blank payload is not JSON
         assert at.json()["error"]["code"] == "invalid_json"
+
+
+def test_head_health_is_public_and_405_names_the_allowed_methods(server: str) -> None:
+    head = httpx.head(f"{server}/health")
+    assert head.status_code == 200
+    assert head.content == b""
+    headers = {"X-API-Key": API_KEY}
+    for method, path, allowed in (
+        ("DELETE", "/health", {"GET", "HEAD"}),
+        ("PUT", "/api/runs", {"GET", "POST"}),
+        ("DELETE", "/api/actions/k1", {"GET"}),
+        ("GET", "/api/approvals/1/approve", {"POST"}),
+    ):
+        response = httpx.request(method, f"{server}{path}", headers=headers)
+        assert response.status_code == 405, (method, path)
+        assert response.json()["error"]["code"] == "method_not_allowed"
+        assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
