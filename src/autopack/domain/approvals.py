@@ -24,6 +24,8 @@ from autopack.domain.ledger import always_needs_human
 DEFAULT_APPROVAL_TTL: Final = timedelta(hours=24)
 AUTO_APPROVER: Final = "policy:auto"
 POLICY_SCHEMA: Final = "autopack.policy/1"
+# Every field a policy file may hold (docs/CONFIG_GUIDE.md "Project policy files").
+POLICY_KEYS: Final = frozenset({"schema", "allow_self_approval", "auto_approve"})
 
 
 class ApprovalStatus(enum.StrEnum):
@@ -86,7 +88,7 @@ class ProjectPolicy:
     def from_json(cls, data: Any) -> ProjectPolicy:
         if not isinstance(data, Mapping):
             raise InvalidInputError("policy file must hold a JSON object", code="invalid_policy")
-        unknown = set(data) - {"schema", "allow_self_approval", "auto_approve"}
+        unknown = set(data) - POLICY_KEYS
         if unknown:
             raise InvalidInputError(
                 f"policy file has unknown fields: {', '.join(sorted(unknown))}",
