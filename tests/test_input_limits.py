@@ -172,3 +172,19 @@ def test_cli_refuses_payloads_and_ids_beyond_the_limits(
         )
         assert status == 2, err
         assert "internal error" not in err
+
+
+def test_api_free_text_with_a_lone_surrogate_is_a_400(client: TestClient) -> None:
+    """A reject reason with a lone surrogate used to reach the database: a 500."""
+    status, body = _propose(client, "text-1", '{"t": "x"}')
+    assert status == 201, body
+    approval_id = body["action"]["approval_id"]  # type: ignore[index]
+    for path, content in (
+        (f"/api/approvals/{approval_id}/reject", b'{"rejecter": "bob", "reason": "\\ud800"}'),
+        ("/api/actions/text-1/cancel", b'{"reason": "\\udfff"}'),
+    ):
+        response = client.post(path, content=content, headers={"content-type": "application/json"})
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["error"]["code"] == "invalid_unicode", response.text
+    shown = client.get("/api/actions/text-1").json()
+    assert shown["action"]["status"] == "awaiting_approval"

@@ -60,7 +60,8 @@ def _printable(text: str) -> str:
     return text[:60].encode("ascii", "backslashreplace").decode("ascii")
 
 
-def _check_unicode(text: str, path: str) -> None:
+def check_unicode(text: str, path: str) -> None:
+    """Refuse text UTF-8 cannot encode (lone surrogates): it cannot be stored or hashed."""
     if text.isascii():
         return
     try:
@@ -107,7 +108,7 @@ def _normalize(value: Any, path: str, depth: int, max_depth: int) -> JsonValue:
         _check_integer(value, path)
         return value
     if isinstance(value, str):
-        _check_unicode(value, path)
+        check_unicode(value, path)
         return unicodedata.normalize("NFC", value)
     if isinstance(value, float):
         raise CanonicalizationError(
@@ -135,7 +136,7 @@ def _normalize(value: Any, path: str, depth: int, max_depth: int) -> JsonValue:
                     f"non-string key {_printable(repr(key))} at {_printable(path)}",
                     code="non_string_key",
                 )
-            _check_unicode(key, path)
+            check_unicode(key, path)
             nkey = unicodedata.normalize("NFC", key)
             if nkey in out:
                 raise CanonicalizationError(

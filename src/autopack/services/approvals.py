@@ -19,7 +19,7 @@ from autopack.domain.approvals import (
     subject_hash,
     validate_person,
 )
-from autopack.domain.canonical import canonical_json, parse_json_strict
+from autopack.domain.canonical import canonical_json, check_unicode, parse_json_strict
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
 from autopack.domain.ledger import ActionStatus, action_category
 from autopack.services.ledger import (
@@ -112,6 +112,8 @@ class ApprovalService(LedgerCore):
         reason: str | None,
     ) -> dict[str, Any]:
         validate_person("approver", person)
+        if reason is not None:
+            check_unicode(reason, "reason")
         now = self.rt.clock()
         with self.tx() as conn:
             approval = self._approval(conn, approval_id, lock=True)
