@@ -182,9 +182,40 @@ def test_api_free_text_with_a_lone_surrogate_is_a_400(client: TestClient) -> Non
     for path, content in (
         (f"/api/approvals/{approval_id}/reject", b'{"rejecter": "bob", "reason": "\\ud800"}'),
         ("/api/actions/text-1/cancel", b'{"reason": "\\udfff"}'),
+        (
+            "/api/actions/text-1/resolve",
+            b'{"outcome": "failed", "actor": "bob", "reason": "\\ud800"}',
+        ),
     ):
         response = client.post(path, content=content, headers={"content-type": "application/json"})
         assert response.status_code == 400, (path, response.text)
         assert response.json()["error"]["code"] == "invalid_unicode", response.text
     shown = client.get("/api/actions/text-1").json()
     assert shown["action"]["status"] == "awaiting_approval"
+
+
+def test_provider_data_beyond_the_limits_is_still_recorded(runtime: Runtime) -> None:
+    """Recording an outcome must not fail on what a provider sent: what the limits
+    refuse in input is replaced in provider data (response summaries, errors)."""
+    from autopack.services.ledger import LedgerService
+
+    deep: object = "bottom"
+    for _ in range(200):
+        deep = {"d": deep}
+    summary = {
+        "status_code": 201,
+        "response": {"deep": deep, "big": 10**500, "text": "a\ud800b", "\udfffkey": 1},
+    }
+    text = LedgerService(runtime).redacted_json(summary)
+    parsed = json.loads(text)
+    assert parsed["status_code"] == 201
+    response = parsed["response"]
+    assert response["big"] == f"<integer of {(10**500).bit_length()} bits>"
+    assert response["text"] == "a\\ud800b"
+    assert response["\\udfffkey"] == 1
+    inner = response["deep"]
+    depth = 2  # summary and response
+    while isinstance(inner, dict):
+        inner, depth = inner["d"], depth + 1
+    assert inner == f"<nested deeper than {MAX_NESTING_DEPTH} levels>"
+    assert depth <= MAX_NESTING_DEPTH + 1

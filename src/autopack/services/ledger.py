@@ -40,10 +40,12 @@ from autopack.domain.approvals import (
     validate_person,
 )
 from autopack.domain.canonical import (
+    MAX_INTEGER_DIGITS,
     MAX_NESTING_DEPTH,
     CanonicalizationError,
     canonical_form,
     canonical_json,
+    check_unicode,
     format_utc,
     parse_json_strict,
 )
@@ -106,21 +108,53 @@ class IdempotencyConflictError(ConflictError):
     default_code = "idempotency_conflict"
 
 
-def plain(value: Any) -> Any:
-    """Provider data made canonicalizable: floats become decimal strings, odd types text."""
-    if value is None or isinstance(value, bool | int | str):
+def plain(value: Any, _depth: int = 0) -> Any:
+    """Provider data made canonicalizable: floats become decimal strings, odd types
+    text, and what the canonical limits refuse (deep nesting, huge integers, lone
+    surrogates) is replaced, so recording an outcome never fails on what a
+    provider sent."""
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        if -_INTEGER_BOUND < value < _INTEGER_BOUND:
+            return value
+        return f"<integer of {value.bit_length()} bits>"
+    if isinstance(value, str):
+        return value if _encodable(value) else value.encode("utf-8", "backslashreplace").decode()
     if isinstance(value, float):
         return str(Decimal(repr(value))) if value == value and abs(value) != float("inf") else None
     if isinstance(value, Decimal | datetime):
         return value
+    if isinstance(value, Mapping | list | tuple) and _depth >= MAX_NESTING_DEPTH:
+        return f"<nested deeper than {MAX_NESTING_DEPTH} levels>"
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {plain(str(k)): plain(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [plain(v, _depth + 1) for v in value]
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
-    return str(value)
+    return plain(str(value))
+
+
+_INTEGER_BOUND: Final = 10**MAX_INTEGER_DIGITS
+
+
+def _check_texts(**texts: str | None) -> None:
+    """Free text a person sends is refused (400 / exit 2) when it cannot be stored;
+    only provider data is repaired (``plain``)."""
+    for name, text in texts.items():
+        if text is not None:
+            check_unicode(text, name)
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -1239,6 +1273,7 @@ class LedgerService(LedgerCore):
         self, key: str, *, actor: str = "operator", reason: str | None = None
     ) -> ActionRecord:
         validate_person("actor", actor)
+        _check_texts(reason=reason)
         with self.tx() as conn:
             row = self.require_row(conn, key, lock=True)
             status = ActionStatus(row["status"])
@@ -1288,6 +1323,7 @@ class LedgerService(LedgerCore):
         still ``unknown`` one) becomes ``succeeded`` (with the object id they found at
         the provider) or ``failed`` (it did not happen). Never sends anything."""
         validate_person("actor", actor)
+        _check_texts(reason=reason, provider_object_id=provider_object_id)
         targets = {"succeeded": ActionStatus.SUCCEEDED, "failed": ActionStatus.FAILED}
         target = targets.get(outcome)
         if target is None:
