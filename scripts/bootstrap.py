@@ -6,6 +6,8 @@
         the sandbox provider (127.0.0.1:8765, or the port of AUTOPACK_SANDBOX_URL),
         a worker that executes approved actions and reconciles unknown ones, and
         the API (default 127.0.0.1:8000) in the foreground. Ctrl-C stops all three.
+        Both ports are checked before anything starts: a busy one exits 3 with a
+        line naming the port and the setting that moves it.
 
     python scripts/bootstrap.py test [PYTEST_ARGS...]
         .venv + requirements-dev.lock.txt, a throw-away PostgreSQL where the
@@ -20,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -112,16 +116,100 @@ def ensure_venv(lock: str) -> None:
     STAMP.write_text(wanted + "\n", encoding="utf-8")
 
 
-def sandbox_port() -> int:
-    """The port the sandbox adapter will call: from AUTOPACK_SANDBOX_URL, else the default."""
-    url = os.environ.get("AUTOPACK_SANDBOX_URL", "")
-    port = urllib.parse.urlsplit(url).port if url else None
+def sandbox_port(sandbox_url: str) -> int:
+    """The port the sandbox adapter will call: that of ``sandbox_url``, else the default."""
+    port = urllib.parse.urlsplit(sandbox_url).port if sandbox_url else None
     return port or DEFAULT_SANDBOX_PORT
+
+
+EXIT_UNAVAILABLE = 3  # autopack's exit code for an unavailable dependency
+# Resolved by the installed package, so the environment and a .env file count
+# exactly as they will for the processes started afterwards.
+_SETTINGS_PROBE = """
+import json, sys
+from autopack.domain.errors import AutopackError
+from autopack.settings import load_settings
+try:
+    s = load_settings()
+except AutopackError as exc:
+    print(f"error: {exc.message}", file=sys.stderr)
+    sys.exit(exc.exit_code)
+print(json.dumps({"host": s.host, "port": s.port, "sandbox_url": s.sandbox_url}))
+"""
+
+
+def effective_settings() -> dict[str, object]:
+    proc = subprocess.run(
+        [str(venv_bin("python")), "-c", _SETTINGS_PROBE],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(proc.returncode)
+    settings: dict[str, object] = json.loads(proc.stdout)
+    return settings
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when ``host:port`` cannot be bound now (another process listens there)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if os.name != "nt":
+            # As the servers do: a port in TIME_WAIT is free; on Windows this
+            # option would let us bind over a live listener, so it stays off.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def busy_ports(listeners: list[tuple[str, str, int, str]]) -> list[str]:
+    """One line per (name, host, port, how to change it) that cannot be bound."""
+    lines: list[str] = []
+    seen: dict[int, str] = {}
+    for name, host, port, setting in listeners:
+        if port in seen:
+            lines.append(
+                f"port {port} is wanted by both the {seen[port]} and the {name}: {setting}"
+            )
+        elif port_in_use(host, port):
+            lines.append(f"port {port} ({name}, {host}) is in use: stop what holds it or {setting}")
+        seen[port] = name
+    return lines
 
 
 def serve(args: argparse.Namespace) -> int:
     ensure_venv(RUNTIME_LOCK)
     autopack = venv_bin("autopack")
+    settings = effective_settings()
+    sandbox = sandbox_port(str(settings["sandbox_url"]))
+    api_port = args.port or int(str(settings["port"]))
+    # Every port before anything starts: a sandbox port owned by something else
+    # would receive the approved payloads.
+    problems = busy_ports(
+        [
+            (
+                "sandbox",
+                urllib.parse.urlsplit(str(settings["sandbox_url"])).hostname or "127.0.0.1",
+                sandbox,
+                f"set AUTOPACK_SANDBOX_URL to another port (now {settings['sandbox_url']})",
+            ),
+            (
+                "API",
+                args.host or str(settings["host"]),
+                api_port,
+                "set AUTOPACK_PORT to another port (or pass --port)",
+            ),
+        ]
+    )
+    for line in problems:
+        say(line)
+    if problems:
+        return EXIT_UNAVAILABLE
     code = run([autopack, "db", "upgrade"])
     if code != 0:
         return code
@@ -133,7 +221,7 @@ def serve(args: argparse.Namespace) -> int:
     # A terminated bootstrap must take its children down with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     helpers = [
-        subprocess.Popen([str(autopack), "sandbox", "serve", "--port", str(sandbox_port())]),
+        subprocess.Popen([str(autopack), "sandbox", "serve", "--port", str(sandbox)]),
         subprocess.Popen([str(autopack), "worker", "--reconcile"]),
     ]
     try:

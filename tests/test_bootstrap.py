@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,10 +38,54 @@ def _bootstrap_module() -> ModuleType:
 def test_bootstrap_sandbox_port_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     bootstrap = _bootstrap_module()
     assert bootstrap.DEFAULT_SANDBOX_PORT == DEFAULT_SANDBOX_PORT
-    monkeypatch.delenv("AUTOPACK_SANDBOX_URL", raising=False)
-    assert bootstrap.sandbox_port() == DEFAULT_SANDBOX_PORT
-    monkeypatch.setenv("AUTOPACK_SANDBOX_URL", "http://127.0.0.1:9123")
-    assert bootstrap.sandbox_port() == 9123
+    assert bootstrap.sandbox_port("") == DEFAULT_SANDBOX_PORT
+    assert bootstrap.sandbox_port("http://127.0.0.1") == DEFAULT_SANDBOX_PORT
+    assert bootstrap.sandbox_port("http://127.0.0.1:9123") == 9123
+    # What the bootstrap reads is what the settings resolve (environment and .env).
+    monkeypatch.setenv("AUTOPACK_SANDBOX_URL", "http://127.0.0.1:9124")
+    monkeypatch.setenv("AUTOPACK_PORT", "9125")
+    settings = bootstrap.effective_settings()
+    assert (settings["sandbox_url"], settings["port"]) == ("http://127.0.0.1:9124", 9125)
+
+
+@pytest.mark.parametrize("busy", ["sandbox", "API"])
+def test_serve_checks_every_port_before_starting_anything(tmp_path: Path, busy: str) -> None:
+    """Defect: with the sandbox port busy the API and worker still started (approved
+    payloads could reach whatever owned the port); with the API port busy it exited
+    only after printing a key and starting a worker."""
+    api_port, sandbox_port = free_port(), free_port()
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPACK_")}
+    env.update(
+        AUTOPACK_WORKSPACE=str(workspace),
+        AUTOPACK_SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}",
+        AUTOPACK_PORT=str(api_port),
+    )
+    taken = sandbox_port if busy == "sandbox" else api_port
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", taken))
+        holder.listen()
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "bootstrap.py"), "serve"],
+            cwd=workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 3, output
+    lines = [line for line in output.splitlines() if line.startswith("[bootstrap] port ")]
+    setting = "AUTOPACK_SANDBOX_URL" if busy == "sandbox" else "AUTOPACK_PORT"
+    assert len(lines) == 1, output
+    assert f"port {taken} ({busy}, 127.0.0.1) is in use" in lines[0]
+    assert setting in lines[0]
+    # Nothing started: no database upgrade, no key printed, no server.
+    assert not (workspace / ".autonomous_runs").exists()
+    assert "API key" not in output
+    assert "Traceback" not in output
 
 
 @pytest.fixture

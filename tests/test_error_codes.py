@@ -163,6 +163,13 @@ PINNED = {
     "second_approver_required": "conflict",
     "invalid_checkpoint": "invalid_input",
     "provider_not_available": "invalid_input",
+    "nesting_too_deep": "invalid_input",
+    "integer_too_large": "invalid_input",
+    "invalid_unicode": "invalid_input",
+    "database_missing": "unavailable",
+    "database_unavailable": "unavailable",
+    "lease_too_short": "invalid_input",
+    "request_too_large": "protocol",
     "no_credential_store": "configuration",
     "checkpoint_signature_invalid": "check_failed",
 }
@@ -178,7 +185,7 @@ PINNED_MAPPING = {
     "protocol": (None, 2),
     "configuration": (500, 2),
     "check_failed": (500, 1),
-    "internal": (500, 1),
+    "internal": (500, 4),
     "unavailable": (503, 3),
 }
 

@@ -143,3 +143,50 @@ def test_source_defaults_to_pattern_rules() -> None:
     assert source.redactor.redact_text("password=hunter2") == (
         "password=[REDACTED:secret-assignment]"
     )
+
+
+def test_args_keep_their_shape_for_formatters_that_unpack_them() -> None:
+    """uvicorn's access formatter unpacks ``record.args`` as a 5-tuple: redaction
+    must keep args a tuple of the same length (it used to set them to None)."""
+    from uvicorn.logging import AccessFormatter
+
+    record = logging.makeLogRecord(
+        {
+            "name": "uvicorn.access",
+            "levelno": logging.INFO,
+            "levelname": "INFO",
+            "msg": '%s - "%s %s HTTP/%s" %d',
+            "args": ("127.0.0.1:5000", "GET", f"/api/actions/{SECRET}", "1.1", 404),
+        }
+    )
+    redact_record(record, DEFAULT_REDACTOR.with_secrets([SECRET]))
+    assert isinstance(record.args, tuple)
+    assert len(record.args) == 5
+    line = AccessFormatter("%(client_addr)s %(request_line)s %(status_code)s").format(record)
+    assert SECRET not in line
+    assert line.startswith("127.0.0.1:5000 GET /api/actions/[REDACTED:known-secret] HTTP/1.1 404")
+
+
+def test_context_rules_on_the_merged_message_keep_args_and_percent_signs() -> None:
+    # The bearer rule needs the text around the argument; the merged message is
+    # redacted and still consumes the (tuple) args.
+    record = logging.makeLogRecord(
+        {"msg": "100%% sure: Authorization: Bearer %s (%d tries)", "args": ("abc123def456ghi", 3)}
+    )
+    redact_record(record, DEFAULT_REDACTOR)
+    assert isinstance(record.args, tuple)
+    assert len(record.args) == 2
+    assert record.getMessage() == DEFAULT_REDACTOR.redact_text(
+        "100% sure: Authorization: Bearer abc123def456ghi (3 tries)"
+    )
+    assert "abc123def456ghi" not in record.getMessage()
+    assert record.getMessage().startswith("100% sure: Authorization: [REDACTED")
+
+
+def test_mapping_args_stay_a_mapping() -> None:
+    record = logging.LogRecord(
+        "x", logging.INFO, "x", 1, "token %(token)s", ({"token": SECRET},), None
+    )
+    redact_record(record, DEFAULT_REDACTOR.with_secrets([SECRET]))
+    assert record.args == {"token": "[REDACTED:known-secret]"}
+    assert record.getMessage() == "token [REDACTED:known-secret]"

@@ -16,6 +16,9 @@ ENV_PREFIX = "AUTOPACK_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_SANDBOX_PORT = 8765
+# Four times the canonical payload limit: a JSON body carries the payload as an
+# escaped string, plus whitespace and the other fields.
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 MIN_SECRET_LENGTH = 32
 # Values that mean "nobody set this": refused outside development.
 _PLACEHOLDER_MARKERS = (
@@ -79,6 +82,13 @@ class Settings(BaseSettings):
     host: str = Field(default=DEFAULT_HOST, description="Address `autopack serve` binds.")
     port: int = Field(
         default=DEFAULT_PORT, ge=1, le=65535, description="Port `autopack serve` binds."
+    )
+    max_request_bytes: int = Field(
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        ge=1024,
+        le=1024**3,
+        description="Largest request body the API reads; a larger one is refused with "
+        "413 before it is read.",
     )
 
     sandbox_url: str = Field(

@@ -160,6 +160,8 @@ def test_every_error_response_has_the_error_body_and_catalogued_codes(app: FastA
 def test_every_route_has_a_response_model(app: FastAPI) -> None:
     for path, operations in app.openapi()["paths"].items():
         for method, operation in operations.items():
+            if method == "head":
+                continue  # a HEAD answer has no body by definition
             success = [s for s in operation["responses"] if s.startswith("2")]
             for status in success:
                 schema = operation["responses"][status]["content"]["application/json"]["schema"]
@@ -218,3 +220,22 @@ def test_the_operator_console_is_served(app: FastAPI) -> None:
         page = client.get("/", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
+
+
+def test_documented_limits_are_the_code_limits() -> None:
+    from autopack.domain.canonical import MAX_INTEGER_DIGITS, MAX_NESTING_DEPTH, MAX_RECORD_ID
+    from autopack.domain.ledger import MAX_PAYLOAD_BYTES
+    from autopack.settings import DEFAULT_MAX_REQUEST_BYTES
+
+    text = read(CONTRACT)
+    section = text[text.index("## Limits") : text.index("## Service")]
+    for expected in (
+        f"at most {MAX_NESTING_DEPTH} levels",
+        f"at most {MAX_INTEGER_DIGITS} decimal digits",
+        f"at most {MAX_PAYLOAD_BYTES} bytes",
+        f"1 to {MAX_RECORD_ID}",
+        f"(default {DEFAULT_MAX_REQUEST_BYTES})",
+    ):
+        assert expected in section, f"{CONTRACT} Limits should say {expected!r}"
+    assert text.count(f"`approval_id` (integer, 1 to {MAX_RECORD_ID})") == 1
+    assert text.count(f"`approval_id` (1 to {MAX_RECORD_ID})") == 2

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import typer
 import typer.main
-from docs_support import facts, living_docs, registry
+from docs_support import facts, living_docs, read, registry
 
 from autopack.cli.app import app
 from autopack.governance.contracts import command_lines
@@ -133,3 +133,12 @@ autopack 0.1.0
         (1, ()),
         (1, ("runs",)),
     ]
+
+
+def test_readme_exit_codes_are_the_cli_exit_codes() -> None:
+    from autopack.cli._common import EXIT_MEANINGS
+
+    readme = read("README.md")
+    section = readme.split("\n### Exit codes\n", 1)[1].split("\n#", 1)[0]
+    listed = [line for line in section.splitlines() if line.startswith("- `")]
+    assert listed == [f"- `{code}` {meaning}" for code, meaning in EXIT_MEANINGS]

@@ -16,7 +16,7 @@ from autopack.governance.markdown import MarkdownFacts, parse_markdown
 from autopack.governance.repo import directories_of, list_repo_files
 
 DOCS = ["README.md", "docs/DOCKER_DEPLOYMENT_GUIDE.md"]
-QUICKSTART = ["python scripts/bootstrap.py serve", "python scripts/bootstrap.py test"]
+QUICKSTART = ["python3 scripts/bootstrap.py serve", "python3 scripts/bootstrap.py test"]
 _FILE_SUFFIX = re.compile(r"\.(?:py|ya?ml|txt|md|json|toml|example|lock|cfg|ini|sh)$")
 _LOOPBACK = re.compile(r"(?:127\.0\.0\.1|localhost):(\d+)(/[^\s\"']*)?")
 # Compose options that take a value (the next token is not a service).

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.main as typer_main
 import yaml
 from docs_support import REPO, read, registry
 
@@ -65,7 +66,7 @@ def test_guide_describes_exactly_the_compose_services() -> None:
     assert list(_guide_services()) == list(_compose()["services"])
 
 
-@pytest.mark.parametrize("name", ["backend", "db"])
+@pytest.mark.parametrize("name", ["backend", "worker", "db"])
 def test_guide_matches_each_service(name: str) -> None:
     service = _compose()["services"][name]
     guide = _guide_services()[name]
@@ -87,6 +88,31 @@ def test_backend_environment_is_made_of_settings() -> None:
     assert set(env) <= fields
     assert env["AUTOPACK_ENV"] == "production"
     assert str(env["AUTOPACK_PORT"]) == str(DEFAULT_PORT)
+
+
+def test_worker_runs_the_backend_image_on_the_same_database() -> None:
+    """Without a worker, approved actions are never sent in the compose set-up."""
+    from test_cli_contract import click_parse_error
+
+    from autopack.cli.app import app
+
+    services = _compose()["services"]
+    worker, backend = services["worker"], services["backend"]
+    assert worker["image"] == backend["image"]
+    command = worker["command"]
+    assert command[:2] == ["autopack", "worker"]
+    assert "--reconcile" in command
+    assert "--once" not in command
+    assert click_parse_error(typer_main.get_command(app), command[1:], "autopack") is None
+    shared = ("AUTOPACK_ENV", "AUTOPACK_API_KEY", "AUTOPACK_SECRET_KEY", "AUTOPACK_DATABASE_URL")
+    for name in shared:
+        assert worker["environment"][name] == backend["environment"][name], name
+    assert (
+        worker["environment"]["AUTOPACK_WORKSPACE"] == backend["environment"]["AUTOPACK_WORKSPACE"]
+    )
+    assert set(worker["environment"]) <= {ENV_PREFIX + n.upper() for n in Settings.model_fields}
+    assert worker["depends_on"]["backend"]["condition"] == "service_healthy"
+    assert worker["healthcheck"] == {"disable": True}
 
 
 def _healthcheck() -> list[str]:

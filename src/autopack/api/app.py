@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from autopack import __version__
 from autopack.api import routes_actions, routes_auth, routes_halts, routes_health, routes_runs
+from autopack.api.body_limit import BodyLimitMiddleware
 from autopack.api.deps import ApiServices
 from autopack.api.errors import install_error_handlers
 from autopack.api.schemas import contract_openapi
@@ -95,5 +96,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_halts.router)
     app.include_router(routes_auth.router)
     app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    # Added last, so outermost: an oversized body is refused before anything reads it.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_request_bytes)
     app.openapi = contract_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from autopack.domain.error_codes import ErrorCategory, ErrorCode
 from autopack.domain.errors import AutopackError
@@ -110,10 +111,32 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 _FRAMEWORK_CODES = {404: ErrorCode.ROUTE_NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _FRAMEWORK_CODES.get(exc.status_code, ErrorCode.HTTP_ERROR)
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
+    )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path, found by asking each route whether
+    it would fully match the request with that method. Starlette's own 405 names only
+    the first matching route's methods, and GET and HEAD /health are two routes."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from autopack.api.deps import ApprovalsDep, LedgerDep, ReconcilerDep
@@ -20,7 +20,7 @@ from autopack.api.schemas import (
     ReconcileReport,
     error_responses,
 )
-from autopack.domain.canonical import parse_json_strict
+from autopack.domain.canonical import MAX_NESTING_DEPTH, MAX_RECORD_ID, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
 from autopack.services.ledger import (
     DEFAULT_LIST_LIMIT,
@@ -93,7 +93,13 @@ PAYLOAD_CODES = (
     ErrorCode.INVALID_SANDBOX_INTENT,
     ErrorCode.RESERVED_FIELD,
     ErrorCode.WRONG_PROVIDER,
+    ErrorCode.NESTING_TOO_DEEP,
+    ErrorCode.INTEGER_TOO_LARGE,
+    ErrorCode.INVALID_UNICODE,
 )
+
+# Out of range is a 422 like any other schema violation, never a driver overflow.
+ApprovalId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="Approval id.")]
 
 
 @router.post(
@@ -119,7 +125,7 @@ PAYLOAD_CODES = (
     ),
 )
 def propose_action(body: NewAction, ledger: LedgerDep) -> dict[str, Any]:
-    payload = parse_json_strict(body.payload_json)
+    payload = parse_json_strict(body.payload_json, max_depth=MAX_NESTING_DEPTH)
     proposal = ledger.propose(
         IntentRequest(
             provider=body.provider,
@@ -245,7 +251,7 @@ def list_approvals(
     response_model=ApprovalWithKeys,
     responses=error_responses(ErrorCode.APPROVAL_NOT_FOUND, validated=True),
 )
-def get_approval(approval_id: int, approvals: ApprovalsDep) -> dict[str, Any]:
+def get_approval(approval_id: ApprovalId, approvals: ApprovalsDep) -> dict[str, Any]:
     return approvals.get(approval_id)
 
 
@@ -271,7 +277,7 @@ DECISION_REFUSALS = (
         validated=True,
     ),
 )
-def approve(approval_id: int, body: Decision, approvals: ApprovalsDep) -> dict[str, Any]:
+def approve(approval_id: ApprovalId, body: Decision, approvals: ApprovalsDep) -> dict[str, Any]:
     return approvals.approve(approval_id, hash_=body.hash, approver=body.approver)
 
 
@@ -282,5 +288,5 @@ def approve(approval_id: int, body: Decision, approvals: ApprovalsDep) -> dict[s
         ErrorCode.INVALID_APPROVER, ErrorCode.APPROVAL_NOT_FOUND, *DECISION_REFUSALS, validated=True
     ),
 )
-def reject(approval_id: int, body: Rejection, approvals: ApprovalsDep) -> dict[str, Any]:
+def reject(approval_id: ApprovalId, body: Rejection, approvals: ApprovalsDep) -> dict[str, Any]:
     return approvals.reject(approval_id, rejecter=body.rejecter, reason=body.reason)

@@ -21,3 +21,10 @@ def health(runtime: RuntimeDep, response: Response) -> dict[str, Any]:
     report = check_health(runtime)
     response.status_code = 200 if report.healthy else 503
     return report.to_dict()
+
+
+@router.head("/health", responses={503: {"description": "database unreachable or behind"}})
+def health_head(runtime: RuntimeDep) -> Response:
+    """The same check for load balancers that probe with HEAD: status only, no body."""
+    report = check_health(runtime)
+    return Response(status_code=200 if report.healthy else 503)

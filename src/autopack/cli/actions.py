@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, out, out_json, runtime
-from autopack.domain.canonical import parse_json_strict
+from autopack.domain.canonical import MAX_NESTING_DEPTH, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.ledger import MAX_PAYLOAD_BYTES, ActionStatus
@@ -49,7 +49,7 @@ def read_payload(source: str) -> Any:
             f"{MAX_PAYLOAD_BYTES}",
             code=ErrorCode.PAYLOAD_TOO_LARGE,
         )
-    return parse_json_strict(data)
+    return parse_json_strict(data, max_depth=MAX_NESTING_DEPTH)
 
 
 def _when(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""Root command. Exit codes: 0 ok, 1 check failed, 2 bad input, 3 unavailable dependency."""
+"""Root command. Exit codes: see ``EXIT_CODES`` in cli/_common.py."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ import typer.main
 from typer.models import TyperInfo
 
 from autopack import __version__
-from autopack.cli._common import EXIT_CHECK_FAILED, err, exit_code, out
-from autopack.domain.errors import AutopackError
+from autopack.cli._common import EXIT_MEANINGS, err, exit_for, out
 
-HELP = """Autopack: a safety kernel for autonomous software that acts in the real world.
-
-Settings come from AUTOPACK_* environment variables (see .env.example).
-
-Exit codes: 0 ok, 1 check failed, 2 bad input, 3 unavailable dependency.
-"""
+HELP = (
+    "Autopack: a safety kernel for autonomous software that acts in the real world.\n\n"
+    "Settings come from AUTOPACK_* environment variables (see .env.example). Run it\n"
+    "from the workspace (the directory holding .autonomous_runs/) or set\n"
+    "AUTOPACK_WORKSPACE; `autopack db upgrade` creates the database.\n\n"
+    "Exit codes: " + ", ".join(f"{code} {meaning}" for code, meaning in EXIT_MEANINGS) + ".\n"
+)
 
 # Each top-level command by name -> "module:attribute" (a Typer group or a command
 # function). They are imported on first use, so `autopack actions list` does not
@@ -135,15 +135,13 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: domain errors become one line on stderr and their exit code."""
+    """Entry point: every error becomes one line on stderr and its exit code (exit_for)."""
     try:
         app(args=argv, prog_name="autopack")
-    except AutopackError as exc:
-        err(f"error: {exc.message}")
-        sys.exit(exit_code(exc.code))
     except KeyboardInterrupt:
         err("interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback for users
-        err(f"internal error: {type(exc).__name__}: {exc}")
-        sys.exit(EXIT_CHECK_FAILED)
+        code, line = exit_for(exc)
+        err(line)
+        sys.exit(code)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, out, out_json, runtime
+from autopack.domain.canonical import MAX_RECORD_ID
 from autopack.services.approvals import ApprovalService
 
 app = typer.Typer(help="Approvals: bound to a payload hash, single use, expire after 24 h.")
@@ -44,7 +45,7 @@ def list_approvals(
 
 @app.command("approve")
 def approve(
-    approval_id: Annotated[int, typer.Argument(help="Approval id.")],
+    approval_id: Annotated[int, typer.Argument(min=1, max=MAX_RECORD_ID, help="Approval id.")],
     hash_: Annotated[str, typer.Option("--hash", help="The exact hash shown for the action.")],
     approver: Annotated[str | None, AS_OPTION] = None,
     as_json: bool = JSON_OPTION,
@@ -69,7 +70,7 @@ def approve(
 
 @app.command("reject")
 def reject(
-    approval_id: Annotated[int, typer.Argument(help="Approval id.")],
+    approval_id: Annotated[int, typer.Argument(min=1, max=MAX_RECORD_ID, help="Approval id.")],
     rejecter: Annotated[str | None, AS_OPTION] = None,
     reason: Annotated[str | None, typer.Option(help="Why (recorded, redacted).")] = None,
     as_json: bool = JSON_OPTION,

@@ -10,8 +10,8 @@ app = typer.Typer(help="Database schema: upgrade to the code's revision, check f
 
 @app.command()
 def upgrade() -> None:
-    """Apply every pending migration (creates the embedded SQLite file if needed)."""
-    with runtime() as rt:
+    """Apply every pending migration (the only command that creates the embedded database)."""
+    with runtime(create_database=True) as rt:
         schema.upgrade(rt.engine)
         status = schema.schema_status(rt.engine)
     out(f"database at revision {status.current} (head)")

@@ -6,7 +6,7 @@ import typer
 import uvicorn
 
 from autopack.api.app import create_app
-from autopack.cli._common import err
+from autopack.cli._common import err, require_database
 from autopack.db.schema import ensure_at_head
 from autopack.services.runtime import build_runtime
 from autopack.settings import load_settings
@@ -22,6 +22,7 @@ def serve(
 ) -> None:
     """Start the HTTP API. Refuses a database schema behind head (exit 3)."""
     settings = load_settings()
+    require_database(settings)  # only `db upgrade` creates the embedded database
     runtime = build_runtime(settings)
     ensure_at_head(runtime.engine)
     app = create_app(runtime=runtime)

@@ -26,6 +26,8 @@ from autopack.domain.principals import Actor
 DEFAULT_APPROVAL_TTL: Final = timedelta(hours=24)
 AUTO_APPROVER: Final = "policy:auto"
 POLICY_SCHEMA: Final = "autopack.policy/1"
+# Every field a policy file may hold (docs/CONFIG_GUIDE.md "Project policy files").
+POLICY_KEYS: Final = frozenset({"schema", "allow_self_approval", "auto_approve", "two_person"})
 
 
 class ApprovalStatus(enum.StrEnum):
@@ -131,7 +133,7 @@ class ProjectPolicy:
             raise InvalidInputError(
                 "policy file must hold a JSON object", code=ErrorCode.INVALID_POLICY
             )
-        unknown = set(data) - {"schema", "allow_self_approval", "auto_approve", "two_person"}
+        unknown = set(data) - POLICY_KEYS
         if unknown:
             raise InvalidInputError(
                 f"policy file has unknown fields: {', '.join(sorted(unknown))}",

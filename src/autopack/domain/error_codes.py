@@ -171,6 +171,15 @@ class ErrorCode(enum.StrEnum):
     CREDENTIALS_NEEDS_REAUTH = "credentials_needs_reauth"
     CREDENTIALS_INVALID = "credentials_invalid"
 
+    # Input limits, the database's presence, the worker's lease, the HTTP body.
+    NESTING_TOO_DEEP = "nesting_too_deep"
+    INTEGER_TOO_LARGE = "integer_too_large"
+    INVALID_UNICODE = "invalid_unicode"
+    DATABASE_MISSING = "database_missing"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    LEASE_TOO_SHORT = "lease_too_short"
+    REQUEST_TOO_LARGE = "request_too_large"
+
     # Provider registry.
     PROVIDER_NOT_AVAILABLE = "provider_not_available"
     NO_CREDENTIAL_STORE = "no_credential_store"
@@ -342,6 +351,19 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         ),
         _E.CREDENTIALS_INVALID: CodeEntry(
             _CONFLICT, "a gate holds the action: its credential is invalid"
+        ),
+        _E.NESTING_TOO_DEEP: CodeEntry(_BAD, "JSON nested deeper than the documented limit"),
+        _E.INTEGER_TOO_LARGE: CodeEntry(_BAD, "an integer with more digits than the limit"),
+        _E.INVALID_UNICODE: CodeEntry(_BAD, "text that is not valid Unicode (a lone surrogate)"),
+        _E.DATABASE_MISSING: CodeEntry(
+            _DOWN, "no embedded database in this workspace: run autopack db upgrade"
+        ),
+        _E.DATABASE_UNAVAILABLE: CodeEntry(
+            _DOWN, "the database cannot be reached or has no schema"
+        ),
+        _E.LEASE_TOO_SHORT: CodeEntry(_BAD, "a worker lease not longer than the adapter timeout"),
+        _E.REQUEST_TOO_LARGE: CodeEntry(
+            ErrorCategory.PROTOCOL, "the request body is larger than the limit (413)"
         ),
         _E.PROVIDER_NOT_AVAILABLE: CodeEntry(
             _BAD, "the provider is registered but has no adapter yet"

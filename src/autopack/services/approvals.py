@@ -20,7 +20,12 @@ from autopack.domain.approvals import (
     subject_hash,
     validate_person,
 )
-from autopack.domain.canonical import canonical_json, format_utc, parse_json_strict
+from autopack.domain.canonical import (
+    canonical_json,
+    check_unicode,
+    format_utc,
+    parse_json_strict,
+)
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
 from autopack.domain.ledger import ActionStatus
@@ -157,6 +162,8 @@ class ApprovalService:
         approve = hash_ is not None
         who.require(Permission.DECIDE)
         validate_person("approver", who.name)
+        if reason is not None:
+            check_unicode(reason, "reason")
         now = self.rt.clock()
         with self.store.tx() as conn:
             approval = self._approval(conn, approval_id, lock=True)

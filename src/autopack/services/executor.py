@@ -585,14 +585,22 @@ def worker_loop(
     Returns how many actions ran."""
     stop = stop or threading.Event()
     total = 0
-    while True:
+    while not stop.is_set():
         if reconcile:
             executor.reconcile()
         else:
             executor.expire_leases()
-        done = executor.run_once()
+        # One action at a time, so a stop takes effect after the action in flight
+        # instead of after the whole backlog.
+        done: list[ActionRecord] = []
+        while not stop.is_set():
+            one = executor.run_once(limit=1)
+            if not one:
+                break
+            done += one
         total += len(done)
         if on_batch is not None and done:
             on_batch(done)
         if once or stop.wait(poll_seconds):
             return total
+    return total

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, insert, select, update
 from autopack.db.engine import read_only
 from autopack.db.models import HaltEventRow, HaltRow
 from autopack.domain.approvals import validate_person
-from autopack.domain.canonical import format_utc
+from autopack.domain.canonical import MAX_RECORD_ID, format_utc
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from autopack.domain.halts import parse_scope, validate_reason
@@ -27,7 +27,7 @@ from autopack.services.context import Runtime
 
 HALTS = cast(Table, HaltRow.__table__)
 HALT_EVENTS = cast(Table, HaltEventRow.__table__)
-MAX_HALT_ID = 2**63 - 1
+MAX_HALT_ID = MAX_RECORD_ID  # the id column is 32-bit on PostgreSQL
 
 
 def _when(moment: datetime | None) -> str | None:

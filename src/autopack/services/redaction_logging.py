@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Final
 
 from autopack.domain.redaction import Redactor
@@ -76,12 +77,23 @@ def redact_record(record: logging.LogRecord, redactor: Redactor) -> None:
 
 
 def _redact_message(record: logging.LogRecord, redactor: Redactor) -> None:
+    # logging's contract: ``args`` stays a tuple (or mapping) of the same shape,
+    # because formatters may read it directly (uvicorn's access formatter unpacks
+    # it as a 5-tuple). Each argument is redacted on its own; when the merged
+    # message still needs redacting (a secret spanning text and argument, or a
+    # rule that needs context such as "Bearer <token>"), ``msg`` becomes the
+    # redacted message and consumes every argument without printing it.
+    args, count = _redact_args(record.args, redactor)
+    record.args = args
+    broken = False
     try:
         message = record.getMessage()
     except (TypeError, ValueError, KeyError):  # a bad format string must not stop redaction
-        message = f"{record.msg!s} {record.args!r}"
-    record.msg = redactor.redact_text(message)
-    record.args = None
+        message, broken = f"{record.msg!s} {record.args!r}", True
+    redacted = redactor.redact_text(message)
+    if broken or redacted != message:
+        # getMessage only applies ``%`` when there are args: escape only then.
+        record.msg = redacted.replace("%", "%%") + _CONSUME_ONE * count if args else redacted
     if record.exc_info:
         # Formatters print exc_text when set; exc_info is dropped so no handler
         # formats the live exception (and its unredacted message) again.
@@ -92,6 +104,36 @@ def _redact_message(record: logging.LogRecord, redactor: Redactor) -> None:
         record.exc_text = redactor.redact_text(record.exc_text)
     if record.stack_info:
         record.stack_info = redactor.redact_text(record.stack_info)
+
+
+# "%.0s" formats any value as the empty string: it uses up one positional argument.
+_CONSUME_ONE: Final = "%.0s"
+# Arguments printed by ``%d``/``%f`` must stay numbers; their text cannot hold a
+# secret that the merged-message check would not see.
+_KEEP_TYPES: Final = (int, float, Decimal, type(None))
+
+
+def _redact_arg(value: object, redactor: Redactor) -> object:
+    if isinstance(value, _KEEP_TYPES):
+        return value
+    if isinstance(value, str):
+        return redactor.redact_text(value)
+    text, shown = str(value), repr(value)
+    if redactor.redact_text(text) == text and redactor.redact_text(shown) == shown:
+        return value  # nothing to mask: keep the object, so %r still shows its repr
+    return redactor.redact_text(text)
+
+
+def _redact_args(args: object, redactor: Redactor) -> tuple[Any, int]:
+    """Redacted ``args`` of the same shape, and how many positional arguments it holds."""
+    if not args:
+        return args, 0
+    if isinstance(args, tuple):
+        return tuple(_redact_arg(item, redactor) for item in args), len(args)
+    if isinstance(args, Mapping):
+        # A mapping is formatted by name: unused keys are fine, nothing to consume.
+        return {key: _redact_arg(item, redactor) for key, item in args.items()}, 0
+    return _redact_arg(args, redactor), 1
 
 
 class RedactingFilter(logging.Filter):

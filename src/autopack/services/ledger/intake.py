@@ -18,7 +18,7 @@ from autopack.domain.approvals import (
     ApprovalStatus,
     validate_person,
 )
-from autopack.domain.canonical import CanonicalizationError, canonical_form
+from autopack.domain.canonical import MAX_NESTING_DEPTH, CanonicalizationError, canonical_form
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.gates import ApprovalFacts, Verdict
@@ -105,7 +105,7 @@ class Intake:
                 "the payload must be a JSON object", code=ErrorCode.INVALID_PAYLOAD
             )
         try:
-            normalized, payload_bytes = canonical_form(payload)
+            normalized, payload_bytes = canonical_form(payload, max_depth=MAX_NESTING_DEPTH)
         except CanonicalizationError as exc:
             raise InvalidInputError(f"payload refused: {exc.message}", code=exc.code) from exc
         if len(payload_bytes) > MAX_PAYLOAD_BYTES:

@@ -13,7 +13,7 @@ from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError
 from autopack.domain.ledger import CANCELLABLE, ActionStatus
 from autopack.domain.principals import Actor, Permission, local_actor
-from autopack.services.ledger.records import APPROVALS, ActionRecord
+from autopack.services.ledger.records import APPROVALS, ActionRecord, check_texts
 from autopack.services.ledger.store import LedgerStore
 
 
@@ -28,6 +28,7 @@ class OperatorActions:
         A principal may cancel its own proposals; others' need an operator."""
         who = local_actor(actor)
         validate_person("actor", who.name)
+        check_texts(reason=reason)
         with self.store.tx() as conn:
             row = self.store.require_row(conn, key, lock=True)
             if not who.same_person(row["requested_by"], None):
@@ -81,6 +82,7 @@ class OperatorActions:
         who = local_actor(actor)
         who.require(Permission.OPERATE)
         validate_person("actor", who.name)
+        check_texts(reason=reason, provider_object_id=provider_object_id)
         targets = {"succeeded": ActionStatus.SUCCEEDED, "failed": ActionStatus.FAILED}
         target = targets.get(outcome)
         if target is None:

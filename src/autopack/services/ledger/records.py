@@ -18,7 +18,13 @@ from sqlalchemy import Table
 from sqlalchemy.engine import RowMapping
 
 from autopack.db.models import ApprovalRow, ExternalActionEventRow, ExternalActionRow, RunRow
-from autopack.domain.canonical import format_utc, parse_json_strict
+from autopack.domain.canonical import (
+    MAX_INTEGER_DIGITS,
+    MAX_NESTING_DEPTH,
+    check_unicode,
+    format_utc,
+    parse_json_strict,
+)
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError
 from autopack.domain.providers import Intent, ProviderAdapter, RenderedRequest
@@ -65,21 +71,53 @@ class IdempotencyConflictError(ConflictError):
     default_code = ErrorCode.IDEMPOTENCY_CONFLICT
 
 
-def plain(value: Any) -> Any:
-    """Provider data made canonicalizable: floats become decimal strings, odd types text."""
-    if value is None or isinstance(value, bool | int | str):
+def plain(value: Any, _depth: int = 0) -> Any:
+    """Provider data made canonicalizable: floats become decimal strings, odd types
+    text, and what the canonical limits refuse (deep nesting, huge integers, lone
+    surrogates) is replaced, so recording an outcome never fails on what a
+    provider sent."""
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        if -_INTEGER_BOUND < value < _INTEGER_BOUND:
+            return value
+        return f"<integer of {value.bit_length()} bits>"
+    if isinstance(value, str):
+        return value if _encodable(value) else value.encode("utf-8", "backslashreplace").decode()
     if isinstance(value, float):
         return str(Decimal(repr(value))) if value == value and abs(value) != float("inf") else None
     if isinstance(value, Decimal | datetime):
         return value
+    if isinstance(value, Mapping | list | tuple) and _depth >= MAX_NESTING_DEPTH:
+        return f"<nested deeper than {MAX_NESTING_DEPTH} levels>"
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {plain(str(k)): plain(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [plain(v, _depth + 1) for v in value]
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
-    return str(value)
+    return plain(str(value))
+
+
+_INTEGER_BOUND: Final = 10**MAX_INTEGER_DIGITS
+
+
+def check_texts(**texts: str | None) -> None:
+    """Free text a person sends is refused (400 / exit 2) when it cannot be stored;
+    only provider data is repaired (``plain``)."""
+    for name, text in texts.items():
+        if text is not None:
+            check_unicode(text, name)
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
