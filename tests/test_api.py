@@ -199,4 +199,4 @@ def test_services_live_as_long_as_the_app(app: FastAPI) -> None:
     assert app.state.services is None
     # Closed with the app: the sandbox adapter's HTTP client and the token client.
     assert adapter._client.is_closed
-    assert services.credentials._http is None
+    assert services.credentials.endpoint._http is None

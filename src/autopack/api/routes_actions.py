@@ -198,6 +198,7 @@ def show_action(key: str, ledger: LedgerDep) -> dict[str, Any]:
     "/actions/{key}/cancel",
     response_model=ActionBody,
     responses=error_responses(
+        ErrorCode.INVALID_UNICODE,
         ErrorCode.INVALID_IDEMPOTENCY_KEY,
         ErrorCode.INVALID_ACTOR,
         ErrorCode.ACTION_NOT_FOUND,
@@ -213,6 +214,7 @@ def cancel_action(key: str, body: Cancellation, ledger: LedgerDep) -> dict[str, 
     "/actions/{key}/resolve",
     response_model=ActionBody,
     responses=error_responses(
+        ErrorCode.INVALID_UNICODE,
         ErrorCode.INVALID_IDEMPOTENCY_KEY,
         ErrorCode.INVALID_OUTCOME,
         ErrorCode.OBJECT_ID_REQUIRED,
@@ -285,7 +287,11 @@ def approve(approval_id: ApprovalId, body: Decision, approvals: ApprovalsDep) ->
     "/approvals/{approval_id}/reject",
     response_model=ApprovalWithKeys,
     responses=error_responses(
-        ErrorCode.INVALID_APPROVER, ErrorCode.APPROVAL_NOT_FOUND, *DECISION_REFUSALS, validated=True
+        ErrorCode.INVALID_UNICODE,
+        ErrorCode.INVALID_APPROVER,
+        ErrorCode.APPROVAL_NOT_FOUND,
+        *DECISION_REFUSALS,
+        validated=True,
     ),
 )
 def reject(approval_id: ApprovalId, body: Rejection, approvals: ApprovalsDep) -> dict[str, Any]:

@@ -29,7 +29,11 @@ def list_halts(
     "/halts",
     status_code=201,
     responses=error_responses(
-        ErrorCode.INVALID_SCOPE, ErrorCode.INVALID_REASON, ErrorCode.INVALID_ACTOR, validated=True
+        ErrorCode.INVALID_SCOPE,
+        ErrorCode.INVALID_REASON,
+        ErrorCode.INVALID_UNICODE,
+        ErrorCode.INVALID_ACTOR,
+        validated=True,
     ),
 )
 def engage_halt(body: NewHalt, rt: RuntimeDep) -> Halt:
@@ -49,6 +53,7 @@ def get_halt(halt_id: HaltId, rt: RuntimeDep) -> HaltDetail:
     responses=error_responses(
         ErrorCode.INVALID_ACTOR,
         ErrorCode.INVALID_REASON,
+        ErrorCode.INVALID_UNICODE,
         ErrorCode.HALT_NOT_FOUND,
         ErrorCode.HALT_RELEASED,
         validated=True,

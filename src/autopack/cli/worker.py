@@ -25,9 +25,8 @@ from autopack.cli._common import err, out, runtime
 from autopack.db.schema import ensure_at_head
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
-from autopack.services.executor import DEFAULT_REQUEST_TIMEOUT_SECONDS, Executor, worker_loop
+from autopack.services.executor import Executor, worker_loop
 from autopack.services.ledger import ActionRecord
-from autopack.services.providers import ProviderRegistry
 from autopack.services.redaction_logging import LiveRedactorSource, install_log_redaction
 
 # Time for the outcome's commit after the longest request has timed out.
@@ -40,21 +39,10 @@ class WorkerInterruptedError(Exception):
     dispatch it interrupts is recorded as ``unknown`` (maybe sent) at once."""
 
 
-def longest_request_seconds(registry: ProviderRegistry) -> float:
-    """The longest time any provider's dispatch may wait for its answer."""
-    longest = 0.0
-    for name in registry.names:
-        timeout = getattr(registry.get(name), "request_timeout_seconds", None)
-        if not isinstance(timeout, int | float) or timeout <= 0:
-            timeout = DEFAULT_REQUEST_TIMEOUT_SECONDS
-        longest = max(longest, float(timeout))
-    return longest
-
-
-def check_lease(lease_seconds: float, registry: ProviderRegistry) -> None:
+def check_lease(lease_seconds: float, executor: Executor) -> None:
     """A lease must outlive any request: otherwise another worker may claim (and send)
     an action whose first request is still in flight."""
-    longest = longest_request_seconds(registry)
+    longest = executor.longest_request_seconds()
     if lease_seconds <= longest:
         raise InvalidInputError(
             f"--lease-seconds {lease_seconds:g} is not longer than the longest adapter "
@@ -129,8 +117,8 @@ def worker(
         # Like `serve`: refuse a schema behind head before claiming anything.
         ensure_at_head(rt.engine)
         executor = Executor(rt, worker=name, lease_seconds=lease_seconds)
-        check_lease(lease_seconds, executor.registry)
-        grace = longest_request_seconds(executor.registry) + STOP_MARGIN_SECONDS
+        check_lease(lease_seconds, executor)
+        grace = executor.longest_request_seconds() + STOP_MARGIN_SECONDS
         log_redaction = install_log_redaction(LiveRedactorSource(rt.log_redactor))
         if not once:
             err(f"autopack worker {name}: polling every {poll_seconds}s (Ctrl-C stops)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from autopack.domain.canonical import check_unicode
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.ledger import validate_name
@@ -62,7 +63,9 @@ def parse_scope(text: str) -> HaltScope:
 
 
 def validate_reason(reason: str) -> str:
-    """A halt always says why: 1 to MAX_REASON characters, not only blanks."""
+    """A halt always says why: 1 to MAX_REASON characters, not only blanks, and text
+    that can be stored (no lone surrogates)."""
+    check_unicode(reason, "reason")
     if not reason.strip() or len(reason) > MAX_REASON:
         raise InvalidInputError(
             f"a halt needs a reason of 1 to {MAX_REASON} characters", code=ErrorCode.INVALID_REASON

@@ -152,10 +152,21 @@ class Executor:
         lookup counts as proof that its request had no effect."""
         if self.settle_seconds is not None:
             return self.settle_seconds
+        return self.request_timeout_seconds(provider) + SETTLE_MARGIN_SECONDS
+
+    def request_timeout_seconds(self, provider: str) -> float:
+        """How long ``provider``'s adapter waits for an answer to one request."""
         timeout = getattr(self.registry.get(provider), "request_timeout_seconds", None)
         if not isinstance(timeout, int | float) or timeout <= 0:
             timeout = DEFAULT_REQUEST_TIMEOUT_SECONDS
-        return float(timeout) + SETTLE_MARGIN_SECONDS
+        return float(timeout)
+
+    def longest_request_seconds(self) -> float:
+        """The longest time any dispatchable provider's request may wait for its answer."""
+        return max(
+            (self.request_timeout_seconds(name) for name in self.registry.dispatchable),
+            default=DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        )
 
     def _owner(self) -> str:
         return f"{self.worker[:40]}:{self.rt.entropy(8).hex()}"

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import DBAPIError
 
 from autopack.domain.redaction import Redactor
 from autopack.providers.registry import DEFAULT_REDACTOR
@@ -180,9 +181,13 @@ def secrets_fingerprint(runtime: Runtime) -> tuple[int, int, int]:
     try:
         db: Any = fairy.dbapi_connection
         cursor = db.cursor()
+        dbapi_error = runtime.engine.dialect.loaded_dbapi.Error
         try:
             cursor.execute(_FINGERPRINT_SQL)
             count, versions, newest = cursor.fetchone()
+        except dbapi_error as exc:
+            # The same error SQLAlchemy would raise (callers catch SQLAlchemyError).
+            raise DBAPIError.instance(_FINGERPRINT_SQL, None, exc, dbapi_error) from exc
         finally:
             cursor.close()
         db.commit()  # PostgreSQL opened a transaction for the read
