@@ -37,7 +37,8 @@ the floor is a durable floor.
   deduplicate by key, so a second send would be a second effect) adds 50 ms to
   every create (a ``delay`` fault, before the commit). For N = 1, 4 and 8, the
   bench proposes and approves enough distinct sandbox actions for about 15 s of
-  work (from the one-worker rate), then N worker processes drain the queue with
+  work (2 s with --quick; sized from the one-worker rate, so the queue is
+  deeper for more workers), then N worker processes drain the queue with
   the worker's own loop (``worker_loop``, as ``autopack worker`` runs it):
   claim (``FOR UPDATE SKIP LOCKED``), dispatch over HTTP, confirm. The figure is
   actions per second from the first worker's start to the last one's end.
