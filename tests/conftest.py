@@ -191,3 +191,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for name in ("sqlite", "postgresql"):
         parts = ", ".join(f"{n} {o}" for o, n in sorted(counts.get(name, {}).items()))
         terminalreporter.write_line(f"{name}: {parts or 'none'}")
+
+
+def principal_headers(runtime: Runtime, name: str, role: str) -> dict[str, str]:
+    """X-API-Key headers of a new principal (created as the command line would)."""
+    from autopack.domain.principals import cli_actor
+    from autopack.services.principals import PrincipalService
+
+    token = PrincipalService(runtime).add(name, role=role, actor=cli_actor("test-admin"))["api_key"]
+    return {"X-API-Key": token}

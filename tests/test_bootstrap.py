@@ -136,7 +136,13 @@ def main_job(tmp_path: Path) -> Iterator[tuple[str, str]]:
 @pytest.mark.skipif(os.name == "nt", reason="process groups are POSIX")
 def test_serve_runs_api_sandbox_and_worker(main_job: tuple[str, str]) -> None:
     api, sandbox = main_job
-    headers = {"X-API-Key": API_KEY}
+    admin = {"X-API-Key": API_KEY}  # the bootstrap admin key creates the principals
+    keys = {}
+    for name, role in (("publisher-bot", "agent"), ("alice", "operator")):
+        made = httpx.post(f"{api}/api/principals", headers=admin, json={"name": name, "role": role})
+        assert made.status_code == 201, made.text
+        keys[name] = {"X-API-Key": made.json()["api_key"]}
+    headers, operator = keys["publisher-bot"], keys["alice"]
     proposed = httpx.post(
         f"{api}/api/actions",
         headers=headers,
@@ -145,18 +151,23 @@ def test_serve_runs_api_sandbox_and_worker(main_job: tuple[str, str]) -> None:
             "action": "video.upload",
             "key": "demo-video-1",
             "payload_json": json.dumps({"title": "Hello"}),
-            "requested_by": "agent",
         },
     )
     assert proposed.status_code == 201, proposed.text
     action: dict[str, Any] = proposed.json()["action"]
     assert action["status"] == "awaiting_approval"
-    approval = httpx.get(f"{api}/api/approvals/{action['approval_id']}", headers=headers).json()
+    refused = httpx.post(
+        f"{api}/api/approvals/{action['approval_id']}/approve",
+        headers=headers,
+        json={"hash": action["payload_hash"], "approver": "alice"},
+    )
+    assert refused.status_code == 403, refused.text  # an agent never approves
+    approval = httpx.get(f"{api}/api/approvals/{action['approval_id']}", headers=operator).json()
     assert approval["subject_hash"] == action["payload_hash"]
     approved = httpx.post(
         f"{api}/api/approvals/{approval['id']}/approve",
-        headers=headers,
-        json={"hash": approval["subject_hash"], "approver": "alice"},
+        headers=operator,
+        json={"hash": approval["subject_hash"]},
     )
     assert approved.status_code == 200, approved.text
     deadline = time.monotonic() + 60

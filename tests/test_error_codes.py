@@ -161,6 +161,7 @@ PINNED = {
     "principal_not_found": "not_found",
     "principal_revoked": "conflict",
     "second_approver_required": "conflict",
+    "identity_mismatch": "forbidden",
     "invalid_checkpoint": "invalid_input",
     "provider_not_available": "invalid_input",
     "nesting_too_deep": "invalid_input",

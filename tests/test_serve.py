@@ -108,8 +108,29 @@ def test_serve_refuses_production_without_secrets(workspace: Path, database_url:
     )
     assert result.returncode == 2
     assert (
-        result.stderr.strip() == "error: AUTOPACK_API_KEY is required when AUTOPACK_ENV=production"
+        result.stderr.strip()
+        == "error: AUTOPACK_SECRET_KEY is required when AUTOPACK_ENV=production"
     )
+
+
+def test_serve_refuses_production_that_nobody_can_administer(
+    workspace: Path, database_url: str
+) -> None:
+    """No bootstrap key and no admin principal: nobody could create principals."""
+    secret = "serve-admin-test-" + "Rt5y" * 10
+    env = _env(workspace, database_url, AUTOPACK_ENV="production", AUTOPACK_SECRET_KEY=secret)
+    result = subprocess.run(
+        _cli("serve", "--port", str(free_port())),
+        env=env,
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "no admin can call this API" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 STORED_SECRET = "Zk8s2LqP0vXw4RtY6uB9cD1eF3gH5jK7mN0pQ2rS"

@@ -67,7 +67,6 @@ def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("api_key", "secret_key", "code"),
     [
-        (None, STRONG, "missing_secret"),
         (STRONG, None, "missing_secret"),
         ("change-me", STRONG, "placeholder_secret"),
         (STRONG, "your-secret-key-goes-here-please-change-it", "placeholder_secret"),
@@ -93,6 +92,13 @@ def test_production_accepts_strong_secrets(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("AUTOPACK_API_KEY", STRONG)
     monkeypatch.setenv("AUTOPACK_SECRET_KEY", STRONG[::-1])
     assert load_settings().is_production
+
+
+def test_production_may_run_without_a_bootstrap_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Principals' keys replace it; the server refuses only when no admin exists."""
+    monkeypatch.setenv("AUTOPACK_ENV", "production")
+    monkeypatch.setenv("AUTOPACK_SECRET_KEY", STRONG)
+    assert load_settings().api_key is None
 
 
 def test_development_allows_missing_secrets() -> None:

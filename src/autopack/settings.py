@@ -72,8 +72,10 @@ class Settings(BaseSettings):
     )
     api_key: SecretStr | None = Field(
         default=None,
-        description="Key every API request must send as X-API-Key. In development an "
-        "unset key is generated at server start and printed once.",
+        description="Bootstrap admin key for the API (X-API-Key): for development and "
+        "for creating the first principals (`autopack principals add`). In development "
+        "an unset key is generated at server start and printed once; in production the "
+        "server refuses to start with neither this key nor an admin principal.",
     )
     secret_key: SecretStr | None = Field(
         default=None,
@@ -152,12 +154,17 @@ class Settings(BaseSettings):
         return self.env == "production"
 
     def check_production_secrets(self) -> None:
-        """Refuse to run in production with a missing or placeholder secret."""
+        """Refuse to run in production with a missing or placeholder secret.
+
+        ``api_key`` (the bootstrap admin key) may be unset once an admin principal
+        exists; the server checks that at start, since it needs the database."""
         if not self.is_production:
             return
         for name in ("api_key", "secret_key"):
             secret: SecretStr | None = getattr(self, name)
             var = ENV_PREFIX + name.upper()
+            if secret is None and name == "api_key":
+                continue
             if secret is None:
                 raise ConfigurationError(
                     f"{var} is required when AUTOPACK_ENV=production",

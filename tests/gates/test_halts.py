@@ -18,7 +18,7 @@ from autopack.services.context import Runtime
 from autopack.services.halts import HaltService
 from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
-from conftest import invoke_cli
+from conftest import invoke_cli, principal_headers
 from sandbox_support import SandboxProcess, running_sandbox
 
 GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
@@ -175,23 +175,25 @@ def test_halt_end_to_end(
         assert "launch freeze" in action["waiting_reason"]
         assert [(g["gate"], g["code"]) for g in action["gates"]] == [("halt", "halted")]
 
-        bad = client.post(
-            "/api/halts", json={"scope": "galaxy", "reason": "r", "actor": "a"}, headers=headers
-        )
+        bad = client.post("/api/halts", json={"scope": "galaxy", "reason": "r"}, headers=headers)
         assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_scope")
         assert client.post("/api/halts", json={"scope": "all"}, headers=headers).status_code == 422
-        missing = client.delete("/api/halts/999", params={"actor": "bob"}, headers=headers)
+        missing = client.delete("/api/halts/999", headers=headers)
         assert (missing.status_code, missing.json()["error"]["code"]) == (404, "halt_not_found")
-        assert client.delete(f"/api/halts/{halt_id}", headers=headers).status_code == 422
         assert client.get(f"/api/halts/{2**63}", headers=headers).status_code == 422
         assert client.get("/api/halts", headers={}).status_code == 401
+        agent = principal_headers(runtime, "bot", "agent")
+        refused = client.delete(f"/api/halts/{halt_id}", headers=agent)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+        assert client.get("/api/halts", headers=agent).status_code == 403
+        named = client.delete(f"/api/halts/{halt_id}", params={"actor": "carol"}, headers=headers)
+        assert (named.status_code, named.json()["error"]["code"]) == (403, "identity_mismatch")
 
-        released = client.delete(
-            f"/api/halts/{halt_id}", params={"actor": "carol", "reason": "go"}, headers=headers
-        )
+        released = client.delete(f"/api/halts/{halt_id}", params={"reason": "go"}, headers=headers)
         assert released.status_code == 200, released.text
         assert released.json()["engaged"] is False
-        again = client.delete(f"/api/halts/{halt_id}", params={"actor": "carol"}, headers=headers)
+        assert released.json()["released_by"] == "bootstrap-admin"
+        again = client.delete(f"/api/halts/{halt_id}", headers=headers)
         assert (again.status_code, again.json()["error"]["code"]) == (409, "halt_released")
         detail = client.get(f"/api/halts/{halt_id}", headers=headers).json()
         assert [e["event"] for e in detail["events"]] == ["engaged", "released"]

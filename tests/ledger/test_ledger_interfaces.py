@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from autopack.api.app import create_app
 from autopack.services.context import Runtime
-from conftest import invoke_cli
+from conftest import invoke_cli, principal_headers
 from sandbox_support import SandboxProcess, running_sandbox
 
 
@@ -160,7 +160,9 @@ def test_api_end_to_end(runtime: Runtime, sandbox: SandboxProcess) -> None:
         **{**runtime.settings.model_dump(), "sandbox_url": sandbox.url},
     )
     app = create_app(runtime=runtime)
-    headers = {"X-API-Key": runtime.settings.api_key.get_secret_value()}  # type: ignore[union-attr]
+    headers = principal_headers(runtime, "shop-bot", "agent")  # proposes
+    alice = principal_headers(runtime, "alice", "operator")
+    bob = principal_headers(runtime, "bob", "operator")
     with TestClient(app, raise_server_exceptions=False) as client:
         body = {
             "provider": "sandbox",
@@ -182,22 +184,22 @@ def test_api_end_to_end(runtime: Runtime, sandbox: SandboxProcess) -> None:
         )
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "float_not_allowed"
-        r = client.get("/api/approvals", headers=headers)
+        r = client.get("/api/approvals", headers=alice)
         assert [a["id"] for a in r.json()["approvals"]] == [action["approval_id"]]
         r = client.post(
             f"/api/approvals/{action['approval_id']}/approve",
             json={"hash": "f" * 64, "approver": "alice"},
-            headers=headers,
+            headers=alice,
         )
         assert r.status_code == 409
         assert r.json()["error"]["code"] == "approval_hash_mismatch"
         r = client.post(
             f"/api/approvals/{action['approval_id']}/approve",
-            json={"hash": action["payload_hash"], "approver": "alice"},
-            headers=headers,
+            json={"hash": action["payload_hash"]},
+            headers=alice,
         )
         assert r.status_code == 200, r.text
-        r = client.get(f"/api/approvals/{action['approval_id']}", headers=headers)
+        r = client.get(f"/api/approvals/{action['approval_id']}", headers=alice)
         assert r.json()["status"] == "approved"
         from autopack.services.executor import Executor
         from autopack.services.providers import ProviderRegistry
@@ -213,15 +215,15 @@ def test_api_end_to_end(runtime: Runtime, sandbox: SandboxProcess) -> None:
         assert detail["approval"]["decided_by"] == "alice"
         assert [e["event"] for e in detail["events"]][-1] == "dispatch_succeeded"
         assert client.get("/api/actions?status=succeeded", headers=headers).json()["actions"]
-        assert client.get("/api/actions/verify-chain", headers=headers).json()["ok"]
-        assert client.post("/api/actions/reconcile", headers=headers).status_code == 200
+        assert client.get("/api/actions/verify-chain", headers=alice).json()["ok"]
+        assert client.post("/api/actions/reconcile", headers=alice).status_code == 200
         r = client.post("/api/actions/l1/cancel", json={}, headers=headers)
         assert r.status_code == 409
         assert r.json()["error"]["code"] == "not_cancellable"
         client.post(
             "/api/runs", json={"project": "demo", "family": "f", "run_id": "r9"}, headers=headers
         )
-        r = client.post("/api/actions/export", json={"run_id": "r9"}, headers=headers)
+        r = client.post("/api/actions/export", json={"run_id": "r9"}, headers=alice)
         assert r.status_code == 200
         assert r.json()["document"]["actions"] == []
         r = client.post("/api/actions", json={**body, "key": "l2"}, headers=headers)
@@ -233,7 +235,7 @@ def test_api_end_to_end(runtime: Runtime, sandbox: SandboxProcess) -> None:
         r = client.post(
             f"/api/approvals/{rej['action']['approval_id']}/reject",
             json={"rejecter": "bob"},
-            headers=headers,
+            headers=bob,
         )
         assert r.status_code == 200
         assert r.json()["status"] == "rejected"

@@ -10,25 +10,48 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from autopack import __version__
-from autopack.api import routes_actions, routes_auth, routes_halts, routes_health, routes_runs
+from autopack.api import (
+    routes_actions,
+    routes_auth,
+    routes_halts,
+    routes_health,
+    routes_principals,
+    routes_runs,
+)
 from autopack.api.body_limit import BodyLimitMiddleware
 from autopack.api.deps import ApiServices
 from autopack.api.errors import install_error_handlers
 from autopack.api.schemas import contract_openapi
 from autopack.api.security import ApiKeyMiddleware
 from autopack.db.schema import ensure_at_head
+from autopack.domain.error_codes import ErrorCode
+from autopack.domain.errors import ConfigurationError
 from autopack.services.context import Runtime
+from autopack.services.principals import PrincipalService
 from autopack.services.redaction_logging import LiveRedactorSource, install_log_redaction
 from autopack.services.runtime import build_runtime
 from autopack.settings import Settings, load_settings
 
 
-def resolve_api_key(settings: Settings) -> tuple[str, bool]:
-    """The configured key, or (development only) a fresh one. Returns (key, generated)."""
+def resolve_api_key(settings: Settings) -> tuple[str | None, bool]:
+    """The bootstrap admin key: the configured one, or (development only) a fresh one;
+    production may have none (principals' keys then). Returns (key, generated)."""
     settings.check_production_secrets()
     if settings.api_key is not None:
         return settings.api_key.get_secret_value(), False
+    if settings.is_production:
+        return None, False
     return secrets.token_urlsafe(32), True
+
+
+def require_someone_in_charge(runtime: Runtime, bootstrap_key: str | None) -> None:
+    """Refuse to serve an API nobody can administer: no bootstrap key and no admin."""
+    if bootstrap_key is None and not PrincipalService(runtime).has_admin():
+        raise ConfigurationError(
+            "no admin can call this API: set AUTOPACK_API_KEY (the bootstrap admin key) "
+            "or create an admin with `autopack principals add NAME --role admin`",
+            code=ErrorCode.MISSING_SECRET,
+        )
 
 
 HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
@@ -60,6 +83,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         ensure_at_head(runtime.engine)
+        require_someone_in_charge(runtime, api_key)
         # One set of services per app, closed on shutdown (see api.deps).
         services = ApiServices.build(runtime)
         served.state.services = services
@@ -95,7 +119,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_actions.router)
     app.include_router(routes_halts.router)
     app.include_router(routes_auth.router)
-    app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    app.include_router(routes_principals.router)
+    app.add_middleware(
+        ApiKeyMiddleware,
+        bootstrap_key=api_key,
+        authenticate=PrincipalService(runtime).authenticate,
+    )
     # Added last, so outermost: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_request_bytes)
     app.openapi = contract_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook

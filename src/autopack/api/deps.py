@@ -8,11 +8,15 @@ ledger's reserved block of PostgreSQL approval ids.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from autopack.domain.error_codes import ErrorCode
+from autopack.domain.errors import ForbiddenError
+from autopack.domain.principals import Actor, Permission
 from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
@@ -101,3 +105,33 @@ LedgerDep = Annotated[LedgerService, Depends(get_ledger)]
 ApprovalsDep = Annotated[ApprovalService, Depends(get_approvals)]
 ReconcilerDep = Annotated[Executor, Depends(get_reconciler)]
 CredentialServiceDep = Annotated[CredentialService, Depends(get_credentials)]
+
+
+def get_actor(request: Request) -> Actor:
+    """The authenticated principal of this request (set by ``api.security``)."""
+    actor: Actor = request.state.actor
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def acting(actor: Actor, claimed: str | None, field: str) -> Actor:
+    """The person a request acts as is its authenticated principal: a body that names
+    someone else is refused (never believed)."""
+    if claimed is not None and claimed != actor.name:
+        raise ForbiddenError(
+            f"{field} {claimed[:64]!r} is not you ({actor.name}): the API records the "
+            "authenticated principal; leave the field out or name yourself",
+            code=ErrorCode.IDENTITY_MISMATCH,
+        )
+    return actor
+
+
+def requires(permission: Permission) -> Callable[[Actor], None]:
+    """A dependency that refuses (403) callers whose role lacks ``permission``."""
+
+    def check(actor: ActorDep) -> None:
+        actor.require(permission)
+
+    return check

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from autopack.api.deps import ApprovalsDep, LedgerDep, ReconcilerDep
+from autopack.api.deps import ActorDep, ApprovalsDep, LedgerDep, ReconcilerDep, acting
 from autopack.api.schemas import (
     ActionBody,
     ActionDetail,
@@ -22,9 +22,9 @@ from autopack.api.schemas import (
 )
 from autopack.domain.canonical import MAX_NESTING_DEPTH, MAX_RECORD_ID, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
+from autopack.domain.principals import Permission
 from autopack.services.ledger import (
     DEFAULT_LIST_LIMIT,
-    DEFAULT_REQUESTER,
     MAX_LIST_LIMIT,
     IntentRequest,
 )
@@ -44,27 +44,28 @@ class NewAction(BaseModel):
     account: str = "default"
     project: str | None = None
     run_id: str | None = None
-    requested_by: str = DEFAULT_REQUESTER
+    # Optional: the authenticated principal is the requester; naming another is refused.
+    requested_by: str | None = None
 
 
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hash: str
-    approver: str
+    approver: str | None = None
 
 
 class Rejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rejecter: str
+    rejecter: str | None = None
     reason: str | None = None
 
 
 class Cancellation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = "operator"
+    actor: str | None = None
     reason: str | None = None
 
 
@@ -72,7 +73,7 @@ class Resolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: str
-    actor: str
+    actor: str | None = None
     provider_object_id: str | None = None
     reason: str | None = None
 
@@ -107,6 +108,7 @@ ApprovalId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="Approval i
     status_code=201,
     response_model=ProposalBody,
     responses=error_responses(
+        ErrorCode.IDENTITY_MISMATCH,
         ErrorCode.UNKNOWN_PROVIDER,
         ErrorCode.PROVIDER_NOT_AVAILABLE,
         ErrorCode.UNKNOWN_ACTION,
@@ -124,7 +126,9 @@ ApprovalId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="Approval i
         validated=True,
     ),
 )
-def propose_action(body: NewAction, ledger: LedgerDep) -> dict[str, Any]:
+def propose_action(body: NewAction, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
+    who = acting(actor, body.requested_by, "requested_by")
+    who.require(Permission.PROPOSE)
     payload = parse_json_strict(body.payload_json, max_depth=MAX_NESTING_DEPTH)
     proposal = ledger.propose(
         IntentRequest(
@@ -135,7 +139,8 @@ def propose_action(body: NewAction, ledger: LedgerDep) -> dict[str, Any]:
             payload=payload,
             project=body.project,
             run_id=body.run_id,
-            requested_by=body.requested_by,
+            requested_by=who.name,
+            requester_principal=who.principal_id,
         )
     )
     return proposal.to_dict()
@@ -150,26 +155,37 @@ def propose_action(body: NewAction, ledger: LedgerDep) -> dict[str, Any]:
 )
 def list_actions(
     ledger: LedgerDep,
+    actor: ActorDep,
     status: str | None = None,
     project: str | None = None,
     run_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
 ) -> dict[str, Any]:
-    records = ledger.list(status, project=project, run_id=run_id, limit=limit)
+    # An agent reads its own actions; operators and admins read all.
+    mine = None if actor.can(Permission.READ_ALL) else actor.name
+    records = ledger.list(status, project=project, run_id=run_id, limit=limit, requested_by=mine)
     return {"actions": [r.to_dict() for r in records]}
 
 
 @router.get(
     "/actions/verify-chain",
     response_model=ChainReport,
-    responses=error_responses(ErrorCode.CHAIN_BROKEN),
+    responses=error_responses(ErrorCode.FORBIDDEN, ErrorCode.CHAIN_BROKEN),
 )
-def verify_chain(ledger: LedgerDep) -> dict[str, Any]:
+def verify_chain(ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
+    actor.require(Permission.READ_ALL)
     return ledger.verify_chain()
 
 
-@router.post("/actions/reconcile", response_model=ReconcileReport, responses=error_responses())
-def reconcile(reconciler: ReconcilerDep) -> dict[str, Any]:
+@router.post(
+    "/actions/reconcile",
+    response_model=ReconcileReport,
+    responses=error_responses(
+        ErrorCode.FORBIDDEN,
+    ),
+)
+def reconcile(reconciler: ReconcilerDep, actor: ActorDep) -> dict[str, Any]:
+    actor.require(Permission.OPERATE)
     return reconciler.reconcile()
 
 
@@ -177,10 +193,11 @@ def reconcile(reconciler: ReconcilerDep) -> dict[str, Any]:
     "/actions/export",
     response_model=ExportBody,
     responses=error_responses(
-        ErrorCode.INVALID_IDENTIFIER, ErrorCode.RUN_NOT_FOUND, validated=True
+        ErrorCode.FORBIDDEN, ErrorCode.INVALID_IDENTIFIER, ErrorCode.RUN_NOT_FOUND, validated=True
     ),
 )
-def export_run(body: Export, ledger: LedgerDep) -> dict[str, Any]:
+def export_run(body: Export, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
+    actor.require(Permission.OPERATE)
     path, document = ledger.export_run(body.run_id)
     return {"path": path, "document": document}
 
@@ -188,16 +205,23 @@ def export_run(body: Export, ledger: LedgerDep) -> dict[str, Any]:
 @router.get(
     "/actions/{key}",
     response_model=ActionDetail,
-    responses=error_responses(ErrorCode.INVALID_IDEMPOTENCY_KEY, ErrorCode.ACTION_NOT_FOUND),
+    responses=error_responses(
+        ErrorCode.FORBIDDEN, ErrorCode.INVALID_IDEMPOTENCY_KEY, ErrorCode.ACTION_NOT_FOUND
+    ),
 )
-def show_action(key: str, ledger: LedgerDep) -> dict[str, Any]:
-    return ledger.show(key)
+def show_action(key: str, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
+    detail = ledger.show(key)
+    if detail["action"]["requested_by"] != actor.name:
+        actor.require(Permission.READ_ALL)  # an agent reads only its own actions
+    return detail
 
 
 @router.post(
     "/actions/{key}/cancel",
     response_model=ActionBody,
     responses=error_responses(
+        ErrorCode.FORBIDDEN,
+        ErrorCode.IDENTITY_MISMATCH,
         ErrorCode.INVALID_UNICODE,
         ErrorCode.INVALID_IDEMPOTENCY_KEY,
         ErrorCode.INVALID_ACTOR,
@@ -206,14 +230,19 @@ def show_action(key: str, ledger: LedgerDep) -> dict[str, Any]:
         validated=True,
     ),
 )
-def cancel_action(key: str, body: Cancellation, ledger: LedgerDep) -> dict[str, Any]:
-    return ledger.cancel(key, actor=body.actor, reason=body.reason).to_dict()
+def cancel_action(
+    key: str, body: Cancellation, ledger: LedgerDep, actor: ActorDep
+) -> dict[str, Any]:
+    who = acting(actor, body.actor, "actor")
+    return ledger.cancel(key, actor=who, reason=body.reason).to_dict()
 
 
 @router.post(
     "/actions/{key}/resolve",
     response_model=ActionBody,
     responses=error_responses(
+        ErrorCode.FORBIDDEN,
+        ErrorCode.IDENTITY_MISMATCH,
         ErrorCode.INVALID_UNICODE,
         ErrorCode.INVALID_IDEMPOTENCY_KEY,
         ErrorCode.INVALID_OUTCOME,
@@ -225,11 +254,13 @@ def cancel_action(key: str, body: Cancellation, ledger: LedgerDep) -> dict[str, 
         validated=True,
     ),
 )
-def resolve_action(key: str, body: Resolution, ledger: LedgerDep) -> dict[str, Any]:
+def resolve_action(
+    key: str, body: Resolution, ledger: LedgerDep, actor: ActorDep
+) -> dict[str, Any]:
     return ledger.resolve(
         key,
         outcome=body.outcome,
-        actor=body.actor,
+        actor=acting(actor, body.actor, "actor"),
         provider_object_id=body.provider_object_id,
         reason=body.reason,
     ).to_dict()
@@ -238,22 +269,27 @@ def resolve_action(key: str, body: Resolution, ledger: LedgerDep) -> dict[str, A
 @router.get(
     "/approvals",
     response_model=ApprovalList,
-    responses=error_responses(ErrorCode.INVALID_STATUS, validated=True),
+    responses=error_responses(ErrorCode.FORBIDDEN, ErrorCode.INVALID_STATUS, validated=True),
 )
 def list_approvals(
     approvals: ApprovalsDep,
+    actor: ActorDep,
     status: str = "pending",
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
 ) -> dict[str, Any]:
+    actor.require(Permission.READ_ALL)
     return {"approvals": approvals.list(None if status == "all" else status, limit)}
 
 
 @router.get(
     "/approvals/{approval_id}",
     response_model=ApprovalWithKeys,
-    responses=error_responses(ErrorCode.APPROVAL_NOT_FOUND, validated=True),
+    responses=error_responses(ErrorCode.FORBIDDEN, ErrorCode.APPROVAL_NOT_FOUND, validated=True),
 )
-def get_approval(approval_id: ApprovalId, approvals: ApprovalsDep) -> dict[str, Any]:
+def get_approval(
+    approval_id: ApprovalId, approvals: ApprovalsDep, actor: ActorDep
+) -> dict[str, Any]:
+    actor.require(Permission.READ_ALL)
     return approvals.get(approval_id)
 
 
@@ -269,6 +305,9 @@ DECISION_REFUSALS = (
     "/approvals/{approval_id}/approve",
     response_model=ApprovalWithKeys,
     responses=error_responses(
+        ErrorCode.FORBIDDEN,
+        ErrorCode.IDENTITY_MISMATCH,
+        ErrorCode.SECOND_APPROVER_REQUIRED,
         ErrorCode.INVALID_APPROVER,
         ErrorCode.INVALID_POLICY,
         ErrorCode.APPROVAL_NOT_FOUND,
@@ -279,14 +318,19 @@ DECISION_REFUSALS = (
         validated=True,
     ),
 )
-def approve(approval_id: ApprovalId, body: Decision, approvals: ApprovalsDep) -> dict[str, Any]:
-    return approvals.approve(approval_id, hash_=body.hash, approver=body.approver)
+def approve(
+    approval_id: ApprovalId, body: Decision, approvals: ApprovalsDep, actor: ActorDep
+) -> dict[str, Any]:
+    who = acting(actor, body.approver, "approver")
+    return approvals.approve(approval_id, hash_=body.hash, approver=who)
 
 
 @router.post(
     "/approvals/{approval_id}/reject",
     response_model=ApprovalWithKeys,
     responses=error_responses(
+        ErrorCode.FORBIDDEN,
+        ErrorCode.IDENTITY_MISMATCH,
         ErrorCode.INVALID_UNICODE,
         ErrorCode.INVALID_APPROVER,
         ErrorCode.APPROVAL_NOT_FOUND,
@@ -294,5 +338,8 @@ def approve(approval_id: ApprovalId, body: Decision, approvals: ApprovalsDep) ->
         validated=True,
     ),
 )
-def reject(approval_id: ApprovalId, body: Rejection, approvals: ApprovalsDep) -> dict[str, Any]:
-    return approvals.reject(approval_id, rejecter=body.rejecter, reason=body.reason)
+def reject(
+    approval_id: ApprovalId, body: Rejection, approvals: ApprovalsDep, actor: ActorDep
+) -> dict[str, Any]:
+    who = acting(actor, body.rejecter, "rejecter")
+    return approvals.reject(approval_id, rejecter=who, reason=body.reason)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from autopack.api.deps import CredentialServiceDep
+from autopack.api.deps import CredentialServiceDep, requires
 from autopack.api.schemas import (
     CredentialEventList,
     CredentialHealthAll,
@@ -17,6 +17,7 @@ from autopack.api.schemas import (
 from autopack.domain.credentials import CredentialNotFoundError, CredentialStatus
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
+from autopack.domain.principals import Permission
 from autopack.providers.registry import validate_credential_provider as validate_provider
 from autopack.services.credentials import (
     DEFAULT_EVENTS_LIMIT,
@@ -24,7 +25,10 @@ from autopack.services.credentials import (
     CredentialHealth,
 )
 
-router = APIRouter(prefix="/api/auth/oauth")
+# Credential health and refresh are for admins (never a secret, but account state).
+router = APIRouter(
+    prefix="/api/auth/oauth", dependencies=[Depends(requires(Permission.CREDENTIALS))]
+)
 
 # Worst first: the overall status of a group is its worst member's.
 _SEVERITY = [
@@ -43,7 +47,13 @@ def overall(items: list[CredentialHealth]) -> str:
     return min((h.status for h in items), key=_SEVERITY.index).value
 
 
-@router.get("/health", response_model=CredentialHealthAll, responses=error_responses())
+@router.get(
+    "/health",
+    response_model=CredentialHealthAll,
+    responses=error_responses(
+        ErrorCode.FORBIDDEN,
+    ),
+)
 def health_all(credentials: CredentialServiceDep) -> dict[str, Any]:
     items = credentials.health()
     providers: dict[str, list[CredentialHealth]] = {}
@@ -59,7 +69,9 @@ def health_all(credentials: CredentialServiceDep) -> dict[str, Any]:
 @router.get(
     "/health/{provider}",
     response_model=CredentialHealthOfProvider,
-    responses=error_responses(ErrorCode.UNKNOWN_CREDENTIAL_PROVIDER, ErrorCode.INVALID_IDENTIFIER),
+    responses=error_responses(
+        ErrorCode.FORBIDDEN, ErrorCode.UNKNOWN_CREDENTIAL_PROVIDER, ErrorCode.INVALID_IDENTIFIER
+    ),
 )
 def health_provider(
     provider: str, credentials: CredentialServiceDep, account: str | None = None
@@ -76,6 +88,7 @@ def health_provider(
     "/refresh/{provider}",
     response_model=CredentialHealthBody,
     responses=error_responses(
+        ErrorCode.FORBIDDEN,
         ErrorCode.UNKNOWN_CREDENTIAL_PROVIDER,
         ErrorCode.NOT_AN_OAUTH_PROVIDER,
         ErrorCode.ACCOUNT_REQUIRED,
@@ -112,7 +125,10 @@ def refresh(
     "/events",
     response_model=CredentialEventList,
     responses=error_responses(
-        ErrorCode.UNKNOWN_CREDENTIAL_PROVIDER, ErrorCode.INVALID_IDENTIFIER, validated=True
+        ErrorCode.FORBIDDEN,
+        ErrorCode.UNKNOWN_CREDENTIAL_PROVIDER,
+        ErrorCode.INVALID_IDENTIFIER,
+        validated=True,
     ),
 )
 def events(

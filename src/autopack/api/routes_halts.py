@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from autopack.api.deps import RuntimeDep
+from autopack.api.deps import ActorDep, RuntimeDep, acting
 from autopack.api.schemas import Halt, HaltDetail, HaltList, NewHalt, error_responses
 from autopack.domain.error_codes import ErrorCode
+from autopack.domain.principals import Permission
 from autopack.services.halts import MAX_HALT_ID, HaltService
 
 router = APIRouter(prefix="/api")
@@ -16,11 +17,13 @@ router = APIRouter(prefix="/api")
 HaltId = Annotated[int, Path(ge=1, le=MAX_HALT_ID, description="Halt id.")]
 
 
-@router.get("/halts", responses=error_responses(validated=True))
+@router.get("/halts", responses=error_responses(ErrorCode.FORBIDDEN, validated=True))
 def list_halts(
     rt: RuntimeDep,
+    actor: ActorDep,
     include_released: Annotated[bool, Query(alias="all")] = False,
 ) -> HaltList:
+    actor.require(Permission.READ_ALL)
     items = HaltService(rt).list(include_released=include_released)
     return HaltList(halts=[Halt(**h) for h in items])
 
@@ -29,6 +32,8 @@ def list_halts(
     "/halts",
     status_code=201,
     responses=error_responses(
+        ErrorCode.FORBIDDEN,
+        ErrorCode.IDENTITY_MISMATCH,
         ErrorCode.INVALID_SCOPE,
         ErrorCode.INVALID_REASON,
         ErrorCode.INVALID_UNICODE,
@@ -36,21 +41,25 @@ def list_halts(
         validated=True,
     ),
 )
-def engage_halt(body: NewHalt, rt: RuntimeDep) -> Halt:
-    return Halt(**HaltService(rt).engage(body.scope, reason=body.reason, actor=body.actor))
+def engage_halt(body: NewHalt, rt: RuntimeDep, actor: ActorDep) -> Halt:
+    who = acting(actor, body.actor, "actor")
+    return Halt(**HaltService(rt).engage(body.scope, reason=body.reason, actor=who))
 
 
 @router.get(
     "/halts/{halt_id}",
-    responses=error_responses(ErrorCode.HALT_NOT_FOUND, validated=True),
+    responses=error_responses(ErrorCode.FORBIDDEN, ErrorCode.HALT_NOT_FOUND, validated=True),
 )
-def get_halt(halt_id: HaltId, rt: RuntimeDep) -> HaltDetail:
+def get_halt(halt_id: HaltId, rt: RuntimeDep, actor: ActorDep) -> HaltDetail:
+    actor.require(Permission.READ_ALL)
     return HaltDetail(**HaltService(rt).get(halt_id))
 
 
 @router.delete(
     "/halts/{halt_id}",
     responses=error_responses(
+        ErrorCode.FORBIDDEN,
+        ErrorCode.IDENTITY_MISMATCH,
         ErrorCode.INVALID_ACTOR,
         ErrorCode.INVALID_REASON,
         ErrorCode.INVALID_UNICODE,
@@ -62,7 +71,11 @@ def get_halt(halt_id: HaltId, rt: RuntimeDep) -> HaltDetail:
 def release_halt(
     halt_id: HaltId,
     rt: RuntimeDep,
-    actor: Annotated[str, Query(description="Who releases the halt.")],
+    actor: ActorDep,
+    as_actor: Annotated[
+        str | None, Query(alias="actor", description="Optional: must name the caller.")
+    ] = None,
     reason: str | None = None,
 ) -> Halt:
-    return Halt(**HaltService(rt).release(halt_id, actor=actor, reason=reason))
+    who = acting(actor, as_actor, "actor")
+    return Halt(**HaltService(rt).release(halt_id, actor=who, reason=reason))

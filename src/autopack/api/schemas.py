@@ -345,7 +345,8 @@ class ApprovalList(_Body):
 class NewHalt(_Body):
     scope: str
     reason: str
-    actor: str
+    # Optional: the authenticated principal engages it; naming another is refused.
+    actor: str | None = None
 
 
 class Halt(_Body):
@@ -375,3 +376,37 @@ class HaltDetail(Halt):
 
 class HaltList(_Body):
     halts: list[Halt]
+
+
+# -- principals -------------------------------------------------------------------------
+
+
+class NewPrincipal(_Body):
+    name: str
+    role: str
+
+
+class PrincipalKey(_Body):
+    key_id: str
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class Principal(_Body):
+    id: int
+    name: str
+    role: str
+    created_at: str
+    created_by: str
+    revoked_at: str | None
+    keys: list[PrincipalKey]
+
+
+class PrincipalWithKey(Principal):
+    # Shown in this answer only: only its hash is stored.
+    api_key: str
+
+
+class PrincipalList(_Body):
+    principals: list[Principal]

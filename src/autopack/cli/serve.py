@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from autopack.api.app import create_app
+from autopack.api.app import create_app, require_someone_in_charge
 from autopack.cli._common import err, require_database
 from autopack.db.schema import ensure_at_head
 from autopack.services.runtime import build_runtime
@@ -26,6 +26,8 @@ def serve(
     runtime = build_runtime(settings)
     ensure_at_head(runtime.engine)
     app = create_app(runtime=runtime)
+    # Before binding: an API nobody can administer is refused here (exit 2).
+    require_someone_in_charge(runtime, app.state.api_key)
     bind_host = host or settings.host
     bind_port = port or settings.port
     err(

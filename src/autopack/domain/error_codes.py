@@ -203,6 +203,7 @@ class ErrorCode(enum.StrEnum):
     PRINCIPAL_NOT_FOUND = "principal_not_found"
     PRINCIPAL_REVOKED = "principal_revoked"
     SECOND_APPROVER_REQUIRED = "second_approver_required"
+    IDENTITY_MISMATCH = "identity_mismatch"
 
     @property
     def category(self) -> ErrorCategory:
@@ -386,6 +387,9 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         _E.PRINCIPAL_EXISTS: CodeEntry(_CONFLICT, "a principal of that name exists"),
         _E.PRINCIPAL_NOT_FOUND: CodeEntry(_MISSING, "no such principal"),
         _E.PRINCIPAL_REVOKED: CodeEntry(_CONFLICT, "the principal is revoked"),
+        _E.IDENTITY_MISMATCH: CodeEntry(
+            ErrorCategory.FORBIDDEN, "a request body named someone other than its caller"
+        ),
         _E.SECOND_APPROVER_REQUIRED: CodeEntry(
             _CONFLICT, "the same person approved already; the two-person rule needs another"
         ),

@@ -52,6 +52,7 @@ class LedgerReads:
         project: str | None = None,
         run_id: str | None = None,
         limit: int = DEFAULT_LIST_LIMIT,
+        requested_by: str | None = None,
     ) -> list[ActionRecord]:
         """Newest first."""
         query = select(ACTIONS)
@@ -62,6 +63,8 @@ class LedgerReads:
             query = query.where(ACTIONS.c.project == validate_identifier("project", project))
         if run_id is not None:
             query = query.where(ACTIONS.c.run_id == validate_identifier("run_id", run_id))
+        if requested_by is not None:
+            query = query.where(ACTIONS.c.requested_by == requested_by)
         limit = max(1, min(limit, MAX_LIST_LIMIT))
         query = query.order_by(ACTIONS.c.created_at.desc(), ACTIONS.c.idempotency_key).limit(limit)
         with self.store.read() as conn:

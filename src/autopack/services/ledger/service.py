@@ -67,8 +67,11 @@ class LedgerService:
         project: str | None = None,
         run_id: str | None = None,
         limit: int = DEFAULT_LIST_LIMIT,
+        requested_by: str | None = None,
     ) -> list[ActionRecord]:
-        return self.reads.list(status, project=project, run_id=run_id, limit=limit)
+        return self.reads.list(
+            status, project=project, run_id=run_id, limit=limit, requested_by=requested_by
+        )
 
     def show(self, key: str) -> dict[str, Any]:
         return self.reads.show(key)
