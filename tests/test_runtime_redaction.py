@@ -17,6 +17,7 @@ from autopack.db.schema import upgrade
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
 from autopack.services.runtime import build_runtime
+from autopack.settings import Settings
 from conftest import make_settings
 
 ALPACA_SECRET = "Zk8s2LqP0vXw4RtY6uB9cD1eF3gH5jK7mN0pQ2rS"
@@ -170,3 +171,41 @@ def test_threads_wait_for_the_first_load_instead_of_getting_a_partial_redactor(
         fresh.close()
     assert len(results) == 8
     assert all(ALPACA_SECRET not in text for text in results)
+
+
+def test_a_secret_stored_by_another_process_is_masked_before_the_next_write(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 11 defect 4: a key added with `credentials add-key` while the API and the
+    worker ran was written raw into reasons and summaries until a restart. Two
+    runtimes on one database stand for two processes: each has its own caches."""
+    from autopack.domain.principals import cli_actor
+    from autopack.services.ledger import IntentRequest, LedgerService
+
+    api = build_runtime(settings)
+    cli = build_runtime(settings)
+    try:
+        ledger = LedgerService(api)
+        ledger.propose(
+            IntentRequest(
+                provider="sandbox", action="video.upload", key="k1", payload={"title": "x"}
+            )
+        )
+        assert ledger.store.redactor.redact_text(ALPACA_SECRET) == ALPACA_SECRET  # not yet known
+        with CredentialService(cli) as service:
+            service.add_api_key(
+                "alpaca",
+                "main",
+                key_id="PKTESTKEYID000000004",
+                secret=ALPACA_SECRET,
+                environment="paper",
+            )
+        record = ledger.cancel(
+            "k1", actor=cli_actor("ops"), reason=f"pasted the key {ALPACA_SECRET} by mistake"
+        )
+        shown = ledger.show(record.key)
+        assert ALPACA_SECRET not in str(shown)
+        assert "[REDACTED" in str(shown["events"][-1]["data"])
+    finally:
+        api.close()
+        cli.close()
