@@ -9,6 +9,7 @@ warnings into failures, so the declarations and the contract doc cannot drift).
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -18,7 +19,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from autopack.domain.error_codes import ErrorCategory, ErrorCode
 from autopack.domain.errors import AutopackError
@@ -123,17 +123,24 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves on this path, found by asking each route whether
-    it would fully match the request with that method. Starlette's own 405 names only
-    the first matching route's methods, and GET and HEAD /health are two routes."""
-    routes = request.app.router.routes
-    return [
-        method
-        for method in _METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
-        )
+    """The methods of the resource this path names, as the OpenAPI schema documents
+    them (the route table's one source, DEC-007).
+
+    When a literal path and a template both match (``/api/actions/export`` and
+    ``/api/actions/{key}``), the literal one is the resource: only its methods are
+    allowed. Starlette's own 405 names only the first partially matching route's
+    methods, and FastAPI hides routes inside included routers."""
+    paths = request.app.openapi().get("paths", {})
+    matching = [
+        template
+        for template in paths
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), request.url.path)
     ]
+    if not matching:
+        return []
+    resource = min(matching, key=lambda template: template.count("{"))
+    documented = {method.upper() for method in paths[resource]}
+    return [method for method in _METHODS if method in documented]
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -27,4 +27,5 @@ def health(runtime: RuntimeDep, response: Response) -> dict[str, Any]:
 def health_head(runtime: RuntimeDep) -> Response:
     """The same check for load balancers that probe with HEAD: status only, no body."""
     report = check_health(runtime)
-    return Response(status_code=200 if report.healthy else 503)
+    # The same headers as GET would send (content type included), without the body.
+    return Response(status_code=200 if report.healthy else 503, media_type="application/json")
