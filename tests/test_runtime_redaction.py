@@ -14,13 +14,25 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from autopack.api.app import create_app
 from autopack.db.schema import upgrade
+from autopack.domain.layout import project_policy_path
+from autopack.domain.providers import (
+    DispatchResult,
+    Intent,
+    LookupResult,
+    LookupStatus,
+    Outcome,
+    RenderedRequest,
+)
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
+from autopack.services.executor import Executor
+from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 from conftest import make_settings
 
 ALPACA_SECRET = "Zk8s2LqP0vXw4RtY6uB9cD1eF3gH5jK7mN0pQ2rS"
+ECHOED_SECRET = "Qm3x9TvB2nL7cR5wK1pY8dF4hJ6gS0aZ2eU7iO3q"
 LATER_SECRET = "Hq1w2E3r4T5y6U7i8O9p0AsDfGhJkLzXcVbNm123"
 
 
@@ -206,6 +218,47 @@ def test_a_secret_stored_by_another_process_is_masked_before_the_next_write(
         shown = ledger.show(record.key)
         assert ALPACA_SECRET not in str(shown)
         assert "[REDACTED" in str(shown["events"][-1]["data"])
+
+        # The outcome path too: a provider that echoes the secret in its answer.
+        policy = project_policy_path(settings.workspace_path, "demo")
+        policy.parent.mkdir(parents=True, exist_ok=True)
+        policy.write_text('{"auto_approve": [{"provider": "echo", "action": "note.add"}]}')
+        registry = ProviderRegistry(settings, extra=[EchoAdapter()])
+        executor = Executor(api, registry)
+        executor.store.redactor  # noqa: B018 - the API process is warm before the new key
+        with CredentialService(cli) as service:
+            service.add_api_key(
+                "alpaca",
+                "second",
+                key_id="PKTESTKEYID000000005",
+                secret=ECHOED_SECRET,
+                environment="paper",
+            )
+        done = executor.guarded_call(
+            IntentRequest(
+                provider="echo", action="note.add", key="e1", payload={"n": 1}, project="demo"
+            )
+        )
+        assert done.status == "succeeded"
+        assert ECHOED_SECRET not in str(ledger.show("e1"))
     finally:
         api.close()
         cli.close()
+
+
+class EchoAdapter:
+    """A provider (the true external boundary, in process) that echoes a stored secret."""
+
+    name = "echo"
+    actions = frozenset({"note.add"})
+
+    def render(self, intent: Intent) -> RenderedRequest:
+        return RenderedRequest("POST", "echo://note", {}, dict(intent.payload))
+
+    def dispatch(self, intent: Intent, request: RenderedRequest) -> DispatchResult:
+        return DispatchResult(
+            Outcome.SUCCEEDED, provider_object_id="n1", summary={"echo": ECHOED_SECRET}
+        )
+
+    def lookup(self, intent: Intent) -> LookupResult:
+        return LookupResult(LookupStatus.NOT_FOUND)

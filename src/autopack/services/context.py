@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,8 @@ Entropy = Callable[[int], bytes]
 # Every secret the runtime's credential store holds (read once, when first needed).
 SecretSource = Callable[["Runtime"], Iterable[str]]
 # A value that changes whenever the store's secrets change (any process).
-SecretFingerprint = Callable[["Runtime"], Hashable]
+# Optionally on a driver connection the caller holds with no transaction open.
+SecretFingerprint = Callable[["Runtime", Any], Hashable]
 
 
 def utc_now() -> datetime:
@@ -70,13 +72,13 @@ class Runtime:
                 self._secrets |= new
                 self._redactor = None
 
-    def redactor(self) -> Redactor:
+    def redactor(self, *, db: Any = None) -> Redactor:
         """The one redactor of this process: pattern and field rules plus every secret
         the credential store holds or this process has seen. Cached; rebuilt when a
         new secret is noted, and reloaded when the store's fingerprint shows that
         another process stored a secret. Needs the schema at head."""
         probe = self.secrets_fingerprint
-        if self._secrets_loaded and probe is not None and probe(self) != self._fingerprint:
+        if self._secrets_loaded and probe is not None and probe(self, db) != self._fingerprint:
             with self._load_lock:
                 self._secrets_loaded = False
         if not self._secrets_loaded:
@@ -108,7 +110,7 @@ class Runtime:
             try:
                 # Read before the secrets: a change between the two reloads again.
                 if self.secrets_fingerprint is not None:
-                    self._fingerprint = self.secrets_fingerprint(self)
+                    self._fingerprint = self.secrets_fingerprint(self, None)
                 self.note_secrets(self.stored_secrets(self))
                 self._secrets_loaded = True
                 self._secrets_load_failed = False

@@ -337,14 +337,19 @@ class Executor:
             "status_code": result.status_code,
         }
         # The event data is built here, so it skips the generic redaction pass; the
-        # two values the provider sent (object id, error text) are redacted first.
+        # values the provider sent (object id, summary, error text) are redacted first,
+        # with one redactor whose freshness (secrets stored by other processes) is
+        # checked once, on the connection this outcome is written on.
+        redactor = self.store.redactor_on(db) if db is not None else self.store.redactor
         if result.provider_object_id is not None:
             values["provider_object_id"] = result.provider_object_id
-            data["provider_object_id"] = self.store.redacted_text(result.provider_object_id)
+            data["provider_object_id"] = self.store.redacted_text(
+                result.provider_object_id, redactor
+            )
         if result.summary:
-            values["response_summary"] = self.store.redacted_json(result.summary)
+            values["response_summary"] = self.store.redacted_json(result.summary, redactor)
         if result.error is not None:
-            values["last_error"] = self.store.redacted_text(result.error)
+            values["last_error"] = self.store.redacted_text(result.error, redactor)
             data["error"] = values["last_error"]
         if target is ActionStatus.RETRY_WAIT:
             delay = self.retry_policy.delay(int(row["retry_count"]), result.retry_after_seconds)

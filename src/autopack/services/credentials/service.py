@@ -172,16 +172,29 @@ _FINGERPRINT_SQL = (
 )
 
 
-def secrets_fingerprint(runtime: Runtime) -> tuple[int, int, int]:
+def secrets_fingerprint(runtime: Runtime, db: Any = None) -> tuple[int, int, int]:
     """Changes whenever secret material is stored, replaced or removed in the store
     (any process): rows, the sum of their versions (bumped on every change of a
-    secret) and the newest id. One cheap statement, read before each redaction so
-    a secret stored by another process is masked before this one's next write."""
+    secret) and the newest id. One cheap statement, read before redacting what a
+    write will hold, so a secret stored by another process is masked before this
+    one's next write. With ``db`` (a driver connection with no transaction open)
+    it is read there, as its own autocommit statement, instead of a pool checkout."""
+    if db is not None:
+        return _read_fingerprint(runtime, db)
     fairy = runtime.engine.raw_connection()
     try:
-        db: Any = fairy.dbapi_connection
+        return _read_fingerprint(runtime, fairy.dbapi_connection)
+    finally:
+        fairy.close()
+
+
+def _read_fingerprint(runtime: Runtime, db: Any) -> tuple[int, int, int]:
+    postgres = runtime.engine.dialect.name == "postgresql"
+    dbapi_error = runtime.engine.dialect.loaded_dbapi.Error
+    if postgres:
+        db.autocommit = True  # one round trip, no transaction left open
+    try:
         cursor = db.cursor()
-        dbapi_error = runtime.engine.dialect.loaded_dbapi.Error
         try:
             cursor.execute(_FINGERPRINT_SQL)
             count, versions, newest = cursor.fetchone()
@@ -190,7 +203,7 @@ def secrets_fingerprint(runtime: Runtime) -> tuple[int, int, int]:
             raise DBAPIError.instance(_FINGERPRINT_SQL, None, exc, dbapi_error) from exc
         finally:
             cursor.close()
-        db.commit()  # PostgreSQL opened a transaction for the read
     finally:
-        fairy.close()
+        if postgres:
+            db.autocommit = False
     return int(count), int(versions), int(newest)

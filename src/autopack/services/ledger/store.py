@@ -147,14 +147,21 @@ class LedgerStore:
 
     # -- redaction ----------------------------------------------------------------
 
-    def redacted_json(self, value: Any) -> str:
-        """Canonical JSON text of ``value`` after redaction (what rows and events hold)."""
-        return canonical_json(self.redactor.redact_value(plain(value))).decode("utf-8")
+    def redactor_on(self, db: Any) -> Redactor:
+        """The current redactor, its freshness checked on the driver connection ``db``
+        (no transaction open): one probe for all the values one write redacts."""
+        return self._redactor if self._redactor is not None else self.rt.redactor(db=db)
 
-    def redacted_text(self, text: str | None) -> str | None:
+    def redacted_json(self, value: Any, redactor: Redactor | None = None) -> str:
+        """Canonical JSON text of ``value`` after redaction (what rows and events hold)."""
+        chosen = redactor if redactor is not None else self.redactor
+        return canonical_json(chosen.redact_value(plain(value))).decode("utf-8")
+
+    def redacted_text(self, text: str | None, redactor: Redactor | None = None) -> str | None:
         if text is None:
             return None
-        return self.redactor.redact_text(text)[:MAX_TEXT]
+        chosen = redactor if redactor is not None else self.redactor
+        return chosen.redact_text(text)[:MAX_TEXT]
 
     @staticmethod
     def internal_json(data: Mapping[str, str | int | None]) -> str:
