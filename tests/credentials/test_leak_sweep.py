@@ -101,6 +101,14 @@ def test_leak_sweep_after_full_lifecycle(
             outputs.append(client.get(path).text)
         outputs.append(client.post("/api/auth/oauth/refresh/youtube").text)
         outputs.append(client.post("/api/auth/oauth/refresh/etsy").text)
+        # A principal's API key: shown once in this answer (not swept), then used.
+        made = client.post("/api/principals", json={"name": "sweep-bot", "role": "agent"})
+        principal_key = made.json()["api_key"]
+        outputs.append(client.get("/api/principals").text)
+        outputs.append(client.get("/api/runs", headers={"X-API-Key": principal_key}).text)
+        rotated = client.post("/api/principals/sweep-bot/rotate-key")
+        outputs.append(client.get("/api/runs", headers={"X-API-Key": principal_key}).text)
+        principal_keys = {principal_key, rotated.json()["api_key"]}
     cli_environment(monkeypatch, workspace, database_url, fake_oauth.url)
     for args in (
         ["credentials", "list", "--json"],
@@ -130,9 +138,11 @@ def test_leak_sweep_after_full_lifecycle(
         )
         haystacks["raw sqlite files"] = raw.decode("latin-1")
     assert (workspace / ".autonomous_runs/_autopack/reauth/etsy/shop1.md").is_file()
+    # Principal keys are never stored or logged in clear, nor their secret halves.
+    swept = set(secrets) | principal_keys | {k.rsplit("_", 1)[-1] for k in principal_keys}
     hits = [
         (where, form[:6])
-        for secret in secrets
+        for secret in swept
         for form in encodings(secret)
         for where, text in haystacks.items()
         if form in text
