@@ -4,16 +4,15 @@ Dockerfile's instructions and shape (pinned base, hash-checked install, non-root
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
-from ci_support import REPO, read, registry
+from ci_support import REPO, registry
 
 from autopack.settings import DEFAULT_PORT
+from container_support import compose, dockerfile_instructions
 
 # Every instruction of the Dockerfile reference.
 DOCKERFILE_INSTRUCTIONS = frozenset(
@@ -40,27 +39,8 @@ DOCKERFILE_INSTRUCTIONS = frozenset(
 )
 
 
-def _compose() -> dict[str, Any]:
-    compose = registry().compose
-    assert compose is not None
-    data: dict[str, Any] = yaml.safe_load(read(compose.file))
-    return data
-
-
-def _instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
-    text = re.sub(r"\\\n", " ", read("Dockerfile"))
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            out.append((word.upper(), " ".join(rest.split())))
-    return out
-
-
 def test_every_dockerfile_line_is_a_known_instruction() -> None:
-    unknown = [word for word, _ in _instructions() if word not in DOCKERFILE_INSTRUCTIONS]
+    unknown = [word for word, _ in dockerfile_instructions() if word not in DOCKERFILE_INSTRUCTIONS]
     assert unknown == []
 
 
@@ -79,7 +59,7 @@ def test_compose_validates_against_the_compose_schema() -> None:
 
 
 def test_dockerfile_shape() -> None:
-    steps = _instructions()
+    steps = dockerfile_instructions()
     words = [word for word, _ in steps]
     assert steps[0] == ("FROM", "python:3.11-slim")
     runs = [args for word, args in steps if word == "RUN"]
@@ -94,6 +74,6 @@ def test_dockerfile_shape() -> None:
         if word == "COPY":
             *sources, _ = args.split()
             assert all((REPO / s).exists() for s in sources), args
-    compose_cmd = _compose()["services"]["backend"]["command"]
+    compose_cmd = compose()["services"]["backend"]["command"]
     cmd = next(args for word, args in steps if word == "CMD")
     assert yaml.safe_load(cmd) == compose_cmd

@@ -15,36 +15,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer.main as typer_main
 import yaml
-from docs_support import REPO, read, registry
+from docs_support import REPO, read
 
 from autopack.settings import DEFAULT_PORT, ENV_PREFIX, Settings
+from container_support import compose, dockerfile_instructions
 from net_support import free_port
 
 GUIDE = "docs/DOCKER_DEPLOYMENT_GUIDE.md"
-
-
-def _compose() -> dict[str, Any]:
-    compose = registry().compose
-    assert compose is not None
-    data: dict[str, Any] = yaml.safe_load(read(compose.file))
-    return data
-
-
-def _instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
-    text = re.sub(r"\\\n", " ", read("Dockerfile"))
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            out.append((word.upper(), " ".join(rest.split())))
-    return out
 
 
 def _guide_services() -> dict[str, dict[str, str]]:
@@ -63,12 +44,12 @@ def _ticked(text: str) -> list[str]:
 
 
 def test_guide_describes_exactly_the_compose_services() -> None:
-    assert list(_guide_services()) == list(_compose()["services"])
+    assert list(_guide_services()) == list(compose()["services"])
 
 
 @pytest.mark.parametrize("name", ["backend", "worker", "db"])
 def test_guide_matches_each_service(name: str) -> None:
-    service = _compose()["services"][name]
+    service = compose()["services"][name]
     guide = _guide_services()[name]
     assert _ticked(guide["Image"])[0] == service["image"]
     assert _ticked(guide["Environment"]) == list(service["environment"])
@@ -83,7 +64,7 @@ def test_guide_matches_each_service(name: str) -> None:
 
 
 def test_backend_environment_is_made_of_settings() -> None:
-    env = _compose()["services"]["backend"]["environment"]
+    env = compose()["services"]["backend"]["environment"]
     fields = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     assert set(env) <= fields
     assert env["AUTOPACK_ENV"] == "production"
@@ -96,7 +77,7 @@ def test_worker_runs_the_backend_image_on_the_same_database() -> None:
 
     from autopack.cli.app import app
 
-    services = _compose()["services"]
+    services = compose()["services"]
     worker, backend = services["worker"], services["backend"]
     assert worker["image"] == backend["image"]
     command = worker["command"]
@@ -116,7 +97,7 @@ def test_worker_runs_the_backend_image_on_the_same_database() -> None:
 
 
 def _healthcheck() -> list[str]:
-    args = next(args for word, args in _instructions() if word == "HEALTHCHECK")
+    args = next(args for word, args in dockerfile_instructions() if word == "HEALTHCHECK")
     command: list[str] = yaml.safe_load(args.split(" CMD ", 1)[1])
     assert command[0] == "python", "the slim image has no curl or wget"
     return command
@@ -169,7 +150,7 @@ def test_the_healthcheck_passes_on_a_healthy_server_and_fails_without_one(server
 def test_the_copied_files_build_the_package_offline(tmp_path: Path) -> None:
     """What the Dockerfile copies is enough for its no-deps, no-isolation package install."""
     context = tmp_path / "context"
-    for word, args in _instructions():
+    for word, args in dockerfile_instructions():
         if word != "COPY":
             continue
         *sources, target = args.split()
