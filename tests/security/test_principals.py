@@ -135,3 +135,20 @@ def test_principals_cli(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> No
     code, _, err = invoke_cli(["principals", "add", "x", "--role", "king"], capsys)
     assert code == 2
     assert "unknown role" in err
+
+
+def test_principals_show_prints_the_history(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = invoke_cli(
+        ["principals", "add", "ops", "--role", "operator", "--as", "root"], capsys
+    )
+    assert code == 0, err
+    code, out, err = invoke_cli(["principals", "show", "ops"], capsys)
+    assert code == 0, err
+    assert "ops  operator  1 live key(s)" in out
+    assert "created  by root (cli)" in out
+    assert "key_created  by root (cli)" in out
+    code, _, err = invoke_cli(["principals", "show", "nobody"], capsys)
+    assert code == 2
+    assert "no principal 'nobody'" in err

@@ -93,3 +93,25 @@ def rotate_key(
     with runtime() as rt:
         body = PrincipalService(rt).rotate_key(name, actor=acting_as(actor))
     _show_key(body, as_json, "new key for")
+
+
+@app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="The principal to show.")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """One principal with its keys (ids only) and its history: who created it, every
+    key made or revoked, and by whom."""
+    from autopack.services.principals import PrincipalService
+
+    with runtime() as rt:
+        service = PrincipalService(rt)
+        body = next((p for p in service.list() if p["name"] == name), None)
+        history = service.events(name)
+    if as_json:
+        out_json({"principal": body, "events": history})
+        return
+    if body is not None:
+        out(_line(body))
+    for event in history:
+        out(f"    {event['at']}  {event['event']}  by {event['actor']} ({event['via']})")
