@@ -141,3 +141,51 @@ def test_sqlite_datetime_text_is_what_sqlalchemy_binds(moment: datetime) -> None
 def test_sqlite_datetime_text_refuses_naive_datetimes() -> None:
     with pytest.raises(ValueError, match="naive"):
         sqlite_datetime_text(datetime(2026, 1, 1))  # noqa: DTZ001 - the refused case
+
+
+def test_principals_migration_keeps_existing_approvals_both_ways(empty_database_url: str) -> None:
+    """On SQLite a table rebuild of `approvals` failed once actions referenced it (foreign
+    keys are on): upgrade and downgrade must work on a database holding data."""
+    from sqlalchemy import text
+
+    engine = create_db_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0004_halts")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO approvals (id, subject_hash, hashes, status, category, "
+                    "requested_by, created_at, expires_at) VALUES (1, :h, :hs, 'pending', "
+                    "'other', 'agent', :t, :t)"
+                ),
+                {"h": "a" * 64, "hs": f'["{"a" * 64}"]', "t": "2026-01-01 00:00:00.000000"},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO external_actions (idempotency_key, provider, action, account, "
+                    "category, payload, payload_hash, request_hash, approval_id, requested_by, "
+                    "status, created_at, updated_at, attempt_count, retry_count, "
+                    "redispatch_count, fencing, event_count, last_event_hash) VALUES ('k', "
+                    "'sandbox', 'a', 'main', 'other', '{}', :h, :h, 1, 'agent', "
+                    "'awaiting_approval', :t, :t, 0, 0, 0, 0, 0, :h)"
+                ),
+                {"h": "a" * 64, "t": "2026-01-01 00:00:00.000000"},
+            )
+        upgrade(engine)
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT required_approvals FROM approvals")).scalar_one() == 1
+            conn.execute(
+                text(
+                    "INSERT INTO approval_decisions (approval_id, decision, person, via, at) "
+                    "VALUES (1, 'approve', 'alice', 'cli', '2026-01-01 00:00:00.000000')"
+                )
+            )
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0004_halts")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM external_actions")).scalar_one() == 1
+        upgrade(engine)
+        assert check(engine).at_head
+    finally:
+        engine.dispose()

@@ -117,13 +117,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_approval_decisions_approval_id", "approval_decisions", ["approval_id", "id"]
     )
-    with op.batch_alter_table("approvals") as batch:
-        batch.add_column(sa.Column("requested_by_principal", sa.Integer(), nullable=True))
-        batch.add_column(
-            sa.Column(
-                "required_approvals", sa.Integer(), server_default=sa.text("1"), nullable=False
-            )
-        )
+    # Plain ADD COLUMN (SQLite accepts a NOT NULL column with a constant default): a
+    # batch rebuild would drop and recreate `approvals`, which actions reference.
+    op.add_column("approvals", sa.Column("requested_by_principal", sa.Integer(), nullable=True))
+    op.add_column(
+        "approvals",
+        sa.Column("required_approvals", sa.Integer(), server_default=sa.text("1"), nullable=False),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_FUNCTION)
         for table in INSERT_ONLY:
@@ -146,11 +146,11 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
     if postgres:
         op.execute("DROP FUNCTION IF EXISTS autopack_history_insert_only()")
-    with op.batch_alter_table("approvals") as batch:
-        batch.drop_column("required_approvals")
-        batch.drop_column("requested_by_principal")
     op.drop_index("ix_approval_decisions_approval_id", table_name="approval_decisions")
     op.drop_table("approval_decisions")
+    # Plain DROP COLUMN (SQLite 3.35+), for the reason given in upgrade().
+    op.drop_column("approvals", "required_approvals")
+    op.drop_column("approvals", "requested_by_principal")
     op.drop_index("ix_principal_events_principal_id", table_name="principal_events")
     op.drop_table("principal_events")
     op.drop_index("ix_api_keys_principal_id", table_name="api_keys")
