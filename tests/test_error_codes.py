@@ -162,6 +162,7 @@ PINNED = {
     "principal_revoked": "conflict",
     "second_approver_required": "conflict",
     "identity_mismatch": "forbidden",
+    "last_admin": "conflict",
     "invalid_checkpoint": "invalid_input",
     "provider_not_available": "invalid_input",
     "nesting_too_deep": "invalid_input",

@@ -94,7 +94,8 @@ def test_self_approval_compares_principal_ids(kit: Kit) -> None:
     with pytest.raises(ApprovalRefusedError) as refused:
         kit.approvals.approve(approval_id, hash_=proposal.record.payload_hash, approver=renamed)
     assert refused.value.code == "self_approval_refused"
-    kit.approvals.approve(approval_id, hash_=proposal.record.payload_hash, approver=BOB)
+    body = kit.approvals.approve(approval_id, hash_=proposal.record.payload_hash, approver=BOB)
+    assert body["status"] == "approved"
 
 
 def test_a_batch_requested_by_someone_else_is_still_no_self_approval(kit: Kit) -> None:
@@ -132,6 +133,13 @@ def test_a_batch_needs_as_many_approvers_as_its_strictest_action(kit: Kit) -> No
         kit.approvals.approve(batch["id"], hash_=batch["subject_hash"], approver=carol)["status"]
         == "pending"
     )
+    dave = Actor("dave", Role.OPERATOR, Via.API, 15)
+    second = kit.approvals.approve(batch["id"], hash_=batch["subject_hash"], approver=dave)
+    assert second["status"] == "approved"
+    kit.propose("s3")
+    kit.propose("s4")
+    with pytest.raises(ForbiddenError):
+        kit.approvals.request_batch(["s3", "s4"], requested_by=BOT)
 
 
 def test_an_agent_cannot_decide(kit: Kit) -> None:

@@ -155,7 +155,14 @@ def test_an_agent_reads_only_its_own_actions(runtime: Runtime, client: TestClien
     _propose(client, second, "b-1")
     listed = client.get("/api/actions", headers=first).json()["actions"]
     assert [a["key"] for a in listed] == ["a-1"]
-    assert _code(client.get("/api/actions/b-1", headers=first)) == (403, "forbidden")
+    # Another principal's action looks like an unknown key: no probing of keys.
+    assert _code(client.get("/api/actions/b-1", headers=first)) == (404, "action_not_found")
+    assert _code(client.get("/api/actions/nope", headers=first)) == (404, "action_not_found")
+    refused = client.post("/api/actions/b-1/cancel", json={}, headers=first)
+    assert _code(refused) == (403, "forbidden")
+    own = client.post("/api/actions/a-1/cancel", json={"reason": "not needed"}, headers=first)
+    assert own.status_code == 200, own.text
+    assert own.json()["status"] == "cancelled"
     assert client.get("/api/actions/a-1", headers=first).status_code == 200
 
 
@@ -209,3 +216,25 @@ def test_a_key_from_another_database_or_a_forged_one_gets_401(
     # A header that is not even ASCII (UTF-8 bytes on the wire).
     response = client.get("/api/approvals", headers=[(b"x-api-key", "\u00e9t\u00e9".encode())])
     assert _code(response) == (401, "invalid_api_key")
+
+
+def test_who_may_call_runs_credentials_and_principals(
+    runtime: Runtime, client: TestClient, bootstrap: dict[str, str]
+) -> None:
+    agent = principal_headers(runtime, "bot", "agent")
+    operator = principal_headers(runtime, "ops", "operator")
+    made = client.post("/api/runs", json={"project": "demo", "family": "f"}, headers=agent)
+    assert made.status_code == 201, made.text  # runs are open to every role
+    assert client.get("/api/runs", headers=agent).status_code == 200
+    for response in (
+        client.get("/api/auth/oauth/health", headers=operator),
+        client.post("/api/principals/bot/rotate-key", headers=operator),
+        client.delete("/api/principals/bot", headers=operator),
+    ):
+        assert _code(response) == (403, "forbidden")
+    assert client.get("/api/auth/oauth/health", headers=bootstrap).status_code == 200
+    for reserved in ("agent", "bootstrap-admin", "system"):
+        response = client.post(
+            "/api/principals", json={"name": reserved, "role": "agent"}, headers=bootstrap
+        )
+        assert _code(response) == (400, "invalid_principal_name"), reserved

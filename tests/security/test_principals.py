@@ -3,6 +3,7 @@ and every change in the history with who made it (both backends)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,30 @@ def test_principals_show_prints_the_history(
     code, _, err = invoke_cli(["principals", "show", "nobody"], capsys)
     assert code == 2
     assert "no principal 'nobody'" in err
+
+
+def test_the_last_admin_cannot_be_revoked(runtime: Runtime) -> None:
+    service = PrincipalService(runtime)
+    service.add("boss", role="admin", actor=ADMIN)
+    with pytest.raises(ConflictError) as caught:
+        service.revoke("boss", actor=ADMIN)
+    assert caught.value.code == "last_admin"
+    service.add("deputy", role="admin", actor=ADMIN)
+    service.revoke("boss", actor=ADMIN)
+    assert service.has_admin()
+
+
+def test_the_command_line_acts_as_the_operating_system_user(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import getpass
+
+    code, out, err = invoke_cli(
+        ["halt", "engage", "--scope", "all", "--reason", "check", "--json"], capsys
+    )
+    assert code == 0, err
+    assert json.loads(out)["engaged_by"] == getpass.getuser()
+    code, out, err = invoke_cli(["halt", "show", str(json.loads(out)["id"]), "--json"], capsys)
+    assert code == 0, err
+    event = json.loads(out)["events"][0]
+    assert (event["via"], event["principal_id"]) == ("cli", None)

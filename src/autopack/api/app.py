@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is None:
         runtime = build_runtime(settings if settings is not None else load_settings())
     api_key, generated = resolve_api_key(runtime.settings)
+    principals = PrincipalService(runtime)
 
     @asynccontextmanager
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:
@@ -121,9 +122,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_auth.router)
     app.include_router(routes_principals.router)
     app.add_middleware(
-        ApiKeyMiddleware,
-        bootstrap_key=api_key,
-        authenticate=PrincipalService(runtime).authenticate,
+        ApiKeyMiddleware, bootstrap_key=api_key, authenticate=principals.authenticate
     )
     # Added last, so outermost: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_request_bytes)

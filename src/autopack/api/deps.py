@@ -75,10 +75,6 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ServicesDep = Annotated[ApiServices, Depends(get_services)]
 
 
-def get_registry(services: ServicesDep) -> ProviderRegistry:
-    return services.registry
-
-
 def get_run_service(services: ServicesDep) -> RunService:
     return services.runs
 
@@ -99,7 +95,6 @@ def get_credentials(services: ServicesDep) -> CredentialService:
     return services.credentials
 
 
-RegistryDep = Annotated[ProviderRegistry, Depends(get_registry)]
 RunServiceDep = Annotated[RunService, Depends(get_run_service)]
 LedgerDep = Annotated[LedgerService, Depends(get_ledger)]
 ApprovalsDep = Annotated[ApprovalService, Depends(get_approvals)]

@@ -22,6 +22,7 @@ from autopack.api.schemas import (
 )
 from autopack.domain.canonical import MAX_NESTING_DEPTH, MAX_RECORD_ID, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
+from autopack.domain.errors import NotFoundError
 from autopack.domain.principals import Permission
 from autopack.services.ledger import (
     DEFAULT_LIST_LIMIT,
@@ -127,8 +128,7 @@ ApprovalId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="Approval i
     ),
 )
 def propose_action(body: NewAction, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
-    who = acting(actor, body.requested_by, "requested_by")
-    who.require(Permission.PROPOSE)
+    who = acting(actor, body.requested_by, "requested_by")  # every role may propose
     payload = parse_json_strict(body.payload_json, max_depth=MAX_NESTING_DEPTH)
     proposal = ledger.propose(
         IntentRequest(
@@ -205,14 +205,14 @@ def export_run(body: Export, ledger: LedgerDep, actor: ActorDep) -> dict[str, An
 @router.get(
     "/actions/{key}",
     response_model=ActionDetail,
-    responses=error_responses(
-        ErrorCode.FORBIDDEN, ErrorCode.INVALID_IDEMPOTENCY_KEY, ErrorCode.ACTION_NOT_FOUND
-    ),
+    responses=error_responses(ErrorCode.INVALID_IDEMPOTENCY_KEY, ErrorCode.ACTION_NOT_FOUND),
 )
 def show_action(key: str, ledger: LedgerDep, actor: ActorDep) -> dict[str, Any]:
     detail = ledger.show(key)
-    if detail["action"]["requested_by"] != actor.name:
-        actor.require(Permission.READ_ALL)  # an agent reads only its own actions
+    if detail["action"]["requested_by"] != actor.name and not actor.can(Permission.READ_ALL):
+        # An agent reads only its own actions; others' look like unknown keys, so it
+        # cannot probe which keys exist.
+        raise NotFoundError(f"no action with key {key!r}", code=ErrorCode.ACTION_NOT_FOUND)
     return detail
 
 

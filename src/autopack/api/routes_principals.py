@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 
-from autopack.api.deps import ActorDep, RuntimeDep
+from autopack.api.deps import ActorDep, RuntimeDep, requires
 from autopack.api.schemas import (
     NewPrincipal,
     Principal,
@@ -18,7 +18,8 @@ from autopack.domain.error_codes import ErrorCode
 from autopack.domain.principals import Permission
 from autopack.services.principals import PrincipalService
 
-router = APIRouter(prefix="/api")
+# Principals are for admins only: one check for the whole router.
+router = APIRouter(prefix="/api", dependencies=[Depends(requires(Permission.PRINCIPALS))])
 
 PrincipalName = Annotated[str, Path(max_length=64, description="Principal name.")]
 
@@ -26,8 +27,7 @@ PrincipalName = Annotated[str, Path(max_length=64, description="Principal name."
 @router.get(
     "/principals", response_model=PrincipalList, responses=error_responses(ErrorCode.FORBIDDEN)
 )
-def list_principals(rt: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
-    actor.require(Permission.PRINCIPALS)
+def list_principals(rt: RuntimeDep) -> dict[str, Any]:
     return {"principals": PrincipalService(rt).list()}
 
 
@@ -56,6 +56,7 @@ def add_principal(body: NewPrincipal, rt: RuntimeDep, actor: ActorDep) -> dict[s
         ErrorCode.INVALID_PRINCIPAL_NAME,
         ErrorCode.PRINCIPAL_NOT_FOUND,
         ErrorCode.PRINCIPAL_REVOKED,
+        ErrorCode.LAST_ADMIN,
         validated=True,
     ),
 )

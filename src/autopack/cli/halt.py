@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autopack.cli._common import JSON_OPTION, out, out_json, runtime
-from autopack.domain.principals import cli_actor
+from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, out, out_json, runtime
 
 app = typer.Typer(
     help=(
@@ -32,33 +31,33 @@ def engage(
         typer.Option(help="all | provider:PROVIDER | account:PROVIDER/ACCOUNT."),
     ],
     reason: Annotated[str, typer.Option(help="Why (recorded, shown with every held action).")],
-    actor: Annotated[str, typer.Option("--as", help="Who engages the halt.")],
+    actor: Annotated[str | None, AS_OPTION] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Engage a halt: from the next claim on, no covered action is sent."""
     from autopack.services.halts import HaltService
 
     with runtime() as rt:
-        halt = HaltService(rt).engage(scope, reason=reason, actor=cli_actor(actor))
+        halt = HaltService(rt).engage(scope, reason=reason, actor=acting_as(actor))
     if as_json:
         out_json(halt)
     else:
         out(f"halt {halt['id']} engaged: {halt['scope']}")
-        out(f"release it with: autopack halt release {halt['id']} --as NAME")
+        out(f"release it with: autopack halt release {halt['id']}")
 
 
 @app.command("release")
 def release(
     halt_id: Annotated[int, typer.Argument(help="Halt id (from `autopack halt status`).")],
-    actor: Annotated[str, typer.Option("--as", help="Who releases the halt.")],
     reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None,
+    actor: Annotated[str | None, AS_OPTION] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Release a halt: each held action is then sent exactly once by the worker."""
     from autopack.services.halts import HaltService
 
     with runtime() as rt:
-        halt = HaltService(rt).release(halt_id, actor=cli_actor(actor), reason=reason)
+        halt = HaltService(rt).release(halt_id, actor=acting_as(actor), reason=reason)
     if as_json:
         out_json(halt)
     else:

@@ -20,7 +20,9 @@ def serve(
         int | None, typer.Option(min=1, max=65535, help="Port [default: AUTOPACK_PORT or 8000].")
     ] = None,
 ) -> None:
-    """Start the HTTP API. Refuses a database schema behind head (exit 3)."""
+    """Start the HTTP API. Refuses a missing database or a schema behind head (exit 3),
+    and, in production, an API nobody can administer: no AUTOPACK_API_KEY and no admin
+    principal (exit 2)."""
     settings = load_settings()
     require_database(settings)  # only `db upgrade` creates the embedded database
     runtime = build_runtime(settings)

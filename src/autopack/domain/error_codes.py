@@ -204,6 +204,7 @@ class ErrorCode(enum.StrEnum):
     PRINCIPAL_REVOKED = "principal_revoked"
     SECOND_APPROVER_REQUIRED = "second_approver_required"
     IDENTITY_MISMATCH = "identity_mismatch"
+    LAST_ADMIN = "last_admin"
 
     @property
     def category(self) -> ErrorCategory:
@@ -387,6 +388,7 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         _E.PRINCIPAL_EXISTS: CodeEntry(_CONFLICT, "a principal of that name exists"),
         _E.PRINCIPAL_NOT_FOUND: CodeEntry(_MISSING, "no such principal"),
         _E.PRINCIPAL_REVOKED: CodeEntry(_CONFLICT, "the principal is revoked"),
+        _E.LAST_ADMIN: CodeEntry(_CONFLICT, "revoking the last admin is refused"),
         _E.IDENTITY_MISMATCH: CodeEntry(
             ErrorCategory.FORBIDDEN, "a request body named someone other than its caller"
         ),

@@ -114,8 +114,6 @@ def local_actor(who: str | Actor) -> Actor:
     return Actor(name=who, role=Role.ADMIN, via=Via.LOCAL)
 
 
-SYSTEM_ACTOR: Final = Actor(name="system", role=Role.ADMIN, via=Via.SYSTEM)
-
 KEY_PREFIX: Final = "apk_"
 KEY_ID_BYTES: Final = 6  # 12 hex characters: finds the row, not a secret
 SECRET_BYTES: Final = 32
@@ -162,6 +160,24 @@ def secret_matches(secret: str, stored_hash: str) -> bool:
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 NAME_MAX: Final = 64
+
+
+# Names Autopack itself records as actors (the command line's default requester, the
+# bootstrap key, sweeps): a principal with one of them would own what they did.
+RESERVED_NAMES: Final = frozenset(
+    {"agent", "operator", "bootstrap-admin", "system", "reconciler", "unknown"}
+)
+
+
+def validate_new_principal_name(name: str) -> str:
+    """A name for a new principal: valid, and not one Autopack records by itself."""
+    validate_principal_name(name)
+    if name in RESERVED_NAMES:
+        raise InvalidInputError(
+            f"principal name {name!r} is reserved: Autopack records it as an actor itself",
+            code=ErrorCode.INVALID_PRINCIPAL_NAME,
+        )
+    return name
 
 
 def validate_principal_name(name: str) -> str:

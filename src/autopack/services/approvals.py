@@ -165,8 +165,10 @@ class ApprovalService:
         if reason is not None:
             check_unicode(reason, "reason")
         now = self.rt.clock()
+        reason_text = self.store.redacted_text(reason)  # one redaction for every row
         with self.store.tx() as conn:
             approval = self._approval(conn, approval_id, lock=True)
+            policy = self.policies.load(approval["project"])
             check_decidable(approval["status"], approval["expires_at"], now)
             hashes = parse_json_strict(approval["hashes"])
             assert isinstance(hashes, list)
@@ -176,7 +178,7 @@ class ApprovalService:
                     approval["requested_by"],
                     approval["requested_by_principal"],
                     who,
-                    self.policies.load(approval["project"]),
+                    policy,
                 )
             covered = [
                 r
@@ -188,10 +190,7 @@ class ApprovalService:
                     "no action is awaiting this approval (cancelled or already decided)",
                     code=ErrorCode.NOTHING_TO_APPROVE,
                 )
-            if (
-                hash_ is not None
-                and not self.policies.load(approval["project"]).allow_self_approval
-            ):
+            if hash_ is not None and not policy.allow_self_approval:
                 for row in covered:
                     # A batch may be requested by someone else: no one approves an
                     # action they proposed themselves.
@@ -224,7 +223,7 @@ class ApprovalService:
                     principal_id=who.principal_id,
                     via=who.via.value,
                     at=now,
-                    reason=self.store.redacted_text(reason),
+                    reason=reason_text,
                 )
             )
             keys = [r["idempotency_key"] for r in covered]
@@ -240,7 +239,7 @@ class ApprovalService:
                     status=new_status.value,
                     decided_by=who.name,
                     decided_at=now,
-                    reason=self.store.redacted_text(reason),
+                    reason=reason_text,
                 )
             )
             if result.rowcount != 1:
@@ -260,7 +259,7 @@ class ApprovalService:
                     data={
                         "approval_id": approval_id,
                         "hash": row["payload_hash"],
-                        "reason": self.store.redacted_text(reason),
+                        "reason": reason_text,
                         **who.history(),
                     },
                     values={} if approve else {"completed_at": now},
@@ -272,6 +271,7 @@ class ApprovalService:
         superseded). The person approves the batch hash: the hash of the sorted
         payload hashes. It needs as many approvers as the strictest action in it."""
         who = local_actor(requested_by)
+        who.require(Permission.DECIDE)
         validate_person("requester", who.name)
         unique = sorted(set(keys))
         if not 2 <= len(unique) <= MAX_BATCH:

@@ -42,6 +42,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, select
 
+from autopack.domain.error_codes import ErrorCode
 from autopack.domain.gates import Decision, Verdict
 from autopack.domain.ledger import (
     CLAIMABLE,
@@ -237,7 +238,7 @@ class Executor:
         """A refused action leaves the queue, nothing sent: an approval that expired
         before first use -> expired; any other refusal -> needs_attention."""
         data = {"code": decision.code, "error": decision.reason}
-        if decision.code == "approval_expired" and row["status"] == ActionStatus.APPROVED:
+        if decision.code is ErrorCode.APPROVAL_EXPIRED and row["status"] == ActionStatus.APPROVED:
             self.store.move(
                 conn,
                 row,
@@ -340,7 +341,7 @@ class Executor:
         # values the provider sent (object id, summary, error text) are redacted first,
         # with one redactor whose freshness (secrets stored by other processes) is
         # checked once, on the connection this outcome is written on.
-        redactor = self.store.redactor_on(db) if db is not None else self.store.redactor
+        redactor = self.store.redactor_on(db)
         if result.provider_object_id is not None:
             values["provider_object_id"] = result.provider_object_id
             data["provider_object_id"] = self.store.redacted_text(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from autopack.db.engine import read_only
 from autopack.db.models import ApiKeyRow, PrincipalEventRow, PrincipalRow
@@ -29,6 +30,7 @@ from autopack.domain.principals import (
     parse_key,
     parse_role,
     secret_matches,
+    validate_new_principal_name,
     validate_principal_name,
 )
 from autopack.services.context import Runtime
@@ -94,19 +96,27 @@ class PrincipalService:
         """A new principal with its first key; the key is in the answer, and only there."""
         who = local_actor(actor)
         who.require(Permission.PRINCIPALS)
-        validate_principal_name(name)
+        validate_new_principal_name(name)
         parsed = parse_role(role)
         with self.rt.engine.begin() as conn:
             taken = conn.execute(select(PRINCIPALS.c.id).where(PRINCIPALS.c.name == name)).first()
             if taken is not None:
                 raise ConflictError(f"principal {name!r} exists", code=ErrorCode.PRINCIPAL_EXISTS)
-            principal_id = conn.execute(
-                insert(PRINCIPALS)
-                .values(
-                    name=name, role=parsed.value, created_at=self.rt.clock(), created_by=who.name
-                )
-                .returning(PRINCIPALS.c.id)
-            ).scalar_one()
+            try:
+                principal_id = conn.execute(
+                    insert(PRINCIPALS)
+                    .values(
+                        name=name,
+                        role=parsed.value,
+                        created_at=self.rt.clock(),
+                        created_by=who.name,
+                    )
+                    .returning(PRINCIPALS.c.id)
+                ).scalar_one()
+            except IntegrityError as exc:  # a concurrent add took the name (PostgreSQL)
+                raise ConflictError(
+                    f"principal {name!r} exists", code=ErrorCode.PRINCIPAL_EXISTS
+                ) from exc
             self._event(conn, principal_id, "created", who, {"role": parsed.value})
             token = self._new_key(conn, principal_id, who)
             body = self._describe(conn, self._require(conn, name))
@@ -122,6 +132,12 @@ class PrincipalService:
             if row["revoked_at"] is not None:
                 raise ConflictError(
                     f"principal {name!r} is already revoked", code=ErrorCode.PRINCIPAL_REVOKED
+                )
+            if row["role"] == Role.ADMIN.value and self._live_admins(conn) == 1:
+                # Without a bootstrap key nobody could manage principals any more.
+                raise ConflictError(
+                    f"{name!r} is the last admin: add another admin first",
+                    code=ErrorCode.LAST_ADMIN,
                 )
             conn.execute(
                 update(PRINCIPALS).where(PRINCIPALS.c.id == row["id"]).values(revoked_at=now)
@@ -212,15 +228,20 @@ class PrincipalService:
             rows = conn.execute(select(PRINCIPALS).order_by(PRINCIPALS.c.id)).mappings().all()
             return [self._describe(conn, r) for r in rows]
 
-    def has_admin(self) -> bool:
-        """Whether an admin principal that is not revoked exists."""
-        with read_only(self.rt.engine) as conn:
-            count = conn.execute(
+    @staticmethod
+    def _live_admins(conn: Connection) -> int:
+        return int(
+            conn.execute(
                 select(func.count())
                 .select_from(PRINCIPALS)
                 .where(PRINCIPALS.c.role == Role.ADMIN.value, PRINCIPALS.c.revoked_at.is_(None))
             ).scalar_one()
-        return int(count) > 0
+        )
+
+    def has_admin(self) -> bool:
+        """Whether an admin principal that is not revoked exists."""
+        with read_only(self.rt.engine) as conn:
+            return self._live_admins(conn) > 0
 
     # -- authentication ---------------------------------------------------------------
 

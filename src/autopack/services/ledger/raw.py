@@ -42,7 +42,7 @@ class RawWriter:
     bytes are identical to a Core insert); only the per-statement compilation
     and result machinery are skipped. SQL text is built once per column set from
     the model's column names, never from input. The caller owns the transaction
-    (``LedgerCore.write`` or a SQLAlchemy transaction on the same connection).
+    (``LedgerStore.write`` or a SQLAlchemy transaction on the same connection).
     """
 
     def __init__(self, dialect: Any) -> None:

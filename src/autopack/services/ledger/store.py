@@ -56,7 +56,6 @@ _RAW_COLUMNS: Final = ", ".join(_ACTION_COLUMNS)  # from the model, never from i
 class LedgerStore:
     """What both backends share; the dialect-specific steps are overridden below."""
 
-    postgres: bool = False
     # SQLite checks for a replay with a lone SELECT before taking the write lock;
     # PostgreSQL's insert skips a taken key itself (see ``Intake.record_intent``).
     prechecks_replays: bool = True
@@ -376,7 +375,6 @@ class LedgerStore:
 
 
 class SqliteLedgerStore(LedgerStore):
-    postgres = False
     prechecks_replays = True
 
     def _begin(self, db: Any) -> None:
@@ -420,7 +418,6 @@ class SqliteLedgerStore(LedgerStore):
 
 
 class PostgresLedgerStore(LedgerStore):
-    postgres = True
     prechecks_replays = False
 
     def __init__(self, runtime: Runtime, redactor: Redactor | None = None) -> None:
