@@ -194,14 +194,6 @@ def test_bad_scopes_are_refused_with_a_stable_code(text: str) -> None:
     assert "'all'" in caught.value.message
 
 
-def test_scope_coverage() -> None:
-    assert HaltScope().covers("sandbox", "x")
-    assert HaltScope("sandbox").covers("sandbox", "x")
-    assert not HaltScope("sandbox").covers("youtube", "x")
-    assert HaltScope("sandbox", "x").covers("sandbox", "x")
-    assert not HaltScope("sandbox", "x").covers("sandbox", "y")
-
-
 @pytest.mark.parametrize("reason", ["", "   ", "x" * 501])
 def test_a_halt_needs_a_reason(reason: str) -> None:
     with pytest.raises(InvalidInputError) as caught:

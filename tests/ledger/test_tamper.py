@@ -73,6 +73,47 @@ def test_insert_or_replace_cannot_swap_a_history_row(kit: Kit) -> None:
     assert kit.ledger.verify_chain()["ok"] is True
 
 
+@pytest.mark.parametrize(
+    "table", ["credential_events", "halt_events", "principal_events", "approval_decisions"]
+)
+def test_no_history_row_is_replaced_by_its_id(kit: Kit, table: str) -> None:
+    """Every insert-only table refuses a row that reuses an existing id (SQLite's
+    INSERT OR REPLACE; PostgreSQL's upsert, which fires the update trigger)."""
+    from autopack.domain.principals import cli_actor
+    from autopack.services.credentials import CredentialService
+    from autopack.services.halts import HaltService
+    from autopack.services.principals import PrincipalService
+
+    with CredentialService(kit.rt) as credentials:
+        credentials.add_api_key(
+            "alpaca",
+            "main",
+            key_id="PKTAMPER0000000001",
+            secret="t" * 8 + "Zq9" * 8,
+            environment="paper",
+        )
+    HaltService(kit.rt).engage("all", reason="tamper test", actor="ops")
+    HaltService(kit.rt).release(1, actor="ops")
+    PrincipalService(kit.rt).add("tamper-bot", role="agent", actor=cli_actor("ops"))
+    kit.propose("t9")
+    kit.approve("t9")
+    with kit.rt.engine.connect() as conn:
+        first = conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings().first()  # noqa: S608
+    assert first is not None
+    columns = list(first)
+    names = ", ".join(columns)
+    marks = ", ".join(f":{c}" for c in columns)
+    if _postgres(kit.rt):
+        statement = (
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) "  # noqa: S608 - constant names
+            f"ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id"
+        )
+    else:
+        statement = f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+    with pytest.raises(DBAPIError, match="insert-only"), kit.rt.engine.begin() as conn:
+        conn.execute(text(statement), dict(first))
+
+
 @pytest.mark.parametrize("table", ["external_actions", "approvals"])
 def test_actions_and_approvals_are_never_deleted(kit: Kit, table: str) -> None:
     with pytest.raises(DBAPIError, match="never deleted"), kit.rt.engine.begin() as conn:

@@ -34,11 +34,6 @@ class HaltScope:
             return f"provider:{self.provider}"
         return f"account:{self.provider}/{self.account}"
 
-    def covers(self, provider: str, account: str) -> bool:
-        return (self.provider is None or self.provider == provider) and (
-            self.account is None or self.account == account
-        )
-
 
 def parse_scope(text: str) -> HaltScope:
     """``all`` | ``provider:P`` | ``account:P/A``; anything else is ``invalid_scope``."""

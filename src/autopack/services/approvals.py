@@ -280,6 +280,17 @@ class ApprovalService:
             )
         now = self.rt.clock()
         with self.store.tx() as conn:
+            # Lock the current approvals before the actions, in the order a decision
+            # locks them (approval, then its actions): the other order could deadlock
+            # on PostgreSQL against a concurrent approve or reject.
+            current = {self.store.require_row(conn, k)["approval_id"] for k in unique}
+            conn.execute(
+                self.store.for_update(
+                    select(APPROVALS.c.id)
+                    .where(APPROVALS.c.id.in_(sorted(i for i in current if i is not None)))
+                    .order_by(APPROVALS.c.id)
+                )
+            )
             rows = [self.store.require_row(conn, k, lock=True) for k in unique]
             for row in rows:
                 if row["status"] != ActionStatus.AWAITING_APPROVAL:

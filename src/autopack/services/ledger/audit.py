@@ -46,20 +46,11 @@ class Audit:
     def checkpoint(self) -> dict[str, Any]:
         """A signed anchor of the chain as it is now (see ``domain.checkpoint``).
 
-        Refuses to sign a chain that does not verify."""
-        self.verify_chain()
-        with self.store.read() as conn:
-            heads = [
-                (r["idempotency_key"], int(r["event_count"]), r["last_event_hash"])
-                for r in conn.execute(
-                    select(
-                        ACTIONS.c.idempotency_key,
-                        ACTIONS.c.event_count,
-                        ACTIONS.c.last_event_hash,
-                    )
-                ).mappings()
-            ]
-        return sign_checkpoint(checkpoint_body(heads), self._secret())
+        Refuses to sign a chain that does not verify; signs exactly the heads it
+        verified (one snapshot)."""
+        _, heads = self._verify({}, anchoring=False)
+        rows = [(key, int(count), digest) for key, (count, digest, _) in heads.items()]
+        return sign_checkpoint(checkpoint_body(rows), self._secret())
 
     def write_checkpoint(self, path: Path) -> dict[str, Any]:
         """Write a signed checkpoint to ``path`` atomically; returns it."""
@@ -78,6 +69,14 @@ class Audit:
             if checkpoint is None
             else {(k, s): d for k, s, d in open_checkpoint(checkpoint, self._secret())}
         )
+        report, _ = self._verify(anchored, anchoring=checkpoint is not None)
+        return report
+
+    def _verify(
+        self, anchored: dict[tuple[str, int], str], *, anchoring: bool
+    ) -> tuple[dict[str, Any], dict[str, tuple[int, str, str]]]:
+        """The report and every action's head (event count, last hash, status), from
+        one read snapshot; raises CheckFailedError on any problem."""
         problems: list[dict[str, Any]] = []
         actions = 0
         events = 0
@@ -146,7 +145,7 @@ class Audit:
             "events": events,
             "problems": problems,
         }
-        if checkpoint is not None:
+        if anchoring:
             report["checkpoint"] = "verified" if not problems else "broken"
         if problems:
             raise CheckFailedError(
@@ -155,7 +154,7 @@ class Audit:
                 code=ErrorCode.CHAIN_BROKEN,
                 details=report,
             )
-        return report
+        return report, heads
 
     def export_document(self, run_id: str) -> tuple[RunRef, dict[str, Any]]:
         validate_identifier("run_id", run_id)
