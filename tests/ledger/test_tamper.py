@@ -100,7 +100,7 @@ def test_no_history_row_is_replaced_by_its_id(kit: Kit, table: str) -> None:
     with kit.rt.engine.connect() as conn:
         first = conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings().first()  # noqa: S608
     assert first is not None
-    columns = list(first)
+    columns = [str(c) for c in first]
     names = ", ".join(columns)
     marks = ", ".join(f":{c}" for c in columns)
     if _postgres(kit.rt):
