@@ -76,7 +76,7 @@ import threading
 import time
 import types
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +86,12 @@ from sqlalchemy import func, select
 from autopack.db.engine import create_db_engine
 from autopack.db.models import ExternalActionRow
 from autopack.db.schema import upgrade
+from autopack.domain.canonical import JsonValue
 from autopack.domain.layout import project_policy_path
 from autopack.domain.providers import (
+    DispatchProgress,
     DispatchResult,
+    InMemoryProgress,
     Intent,
     LookupResult,
     LookupStatus,
@@ -125,10 +128,12 @@ class NoopAdapter:
             provider_idempotency_key=intent.idempotency_key,
         )
 
-    def dispatch(self, intent: Intent, request: RenderedRequest) -> DispatchResult:
+    def dispatch(
+        self, intent: Intent, request: RenderedRequest, progress: DispatchProgress
+    ) -> DispatchResult:
         return DispatchResult(Outcome.SUCCEEDED, provider_object_id="obj-" + intent.idempotency_key)
 
-    def lookup(self, intent: Intent) -> LookupResult:
+    def lookup(self, intent: Intent, state: Mapping[str, JsonValue]) -> LookupResult:
         return LookupResult(LookupStatus.NOT_FOUND)
 
 
@@ -401,7 +406,9 @@ def measure_powertools(db_file: Path, n: int) -> float:
     def call(intent: dict[str, Any]) -> dict[str, Any]:
         request = adapter.render(Intent("noop", "ping", "main", intent["key"], intent["payload"]))
         result = adapter.dispatch(
-            Intent("noop", "ping", "main", intent["key"], intent["payload"]), request
+            Intent("noop", "ping", "main", intent["key"], intent["payload"]),
+            request,
+            InMemoryProgress(),
         )
         return {"provider_object_id": result.provider_object_id}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from autopack.api.app import create_app
 from autopack.db.schema import upgrade
+from autopack.domain.canonical import JsonValue
 from autopack.domain.layout import project_policy_path
 from autopack.domain.providers import (
+    DispatchProgress,
     DispatchResult,
     Intent,
     LookupResult,
@@ -255,10 +257,12 @@ class EchoAdapter:
     def render(self, intent: Intent) -> RenderedRequest:
         return RenderedRequest("POST", "echo://note", {}, dict(intent.payload))
 
-    def dispatch(self, intent: Intent, request: RenderedRequest) -> DispatchResult:
+    def dispatch(
+        self, intent: Intent, request: RenderedRequest, progress: DispatchProgress
+    ) -> DispatchResult:
         return DispatchResult(
             Outcome.SUCCEEDED, provider_object_id="n1", summary={"echo": ECHOED_SECRET}
         )
 
-    def lookup(self, intent: Intent) -> LookupResult:
+    def lookup(self, intent: Intent, state: Mapping[str, JsonValue]) -> LookupResult:
         return LookupResult(LookupStatus.NOT_FOUND)

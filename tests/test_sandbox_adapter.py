@@ -10,7 +10,13 @@ import pytest
 
 from autopack.domain.canonical import canonical_hash
 from autopack.domain.errors import InvalidInputError
-from autopack.domain.providers import Intent, LookupStatus, Outcome, ProviderAdapter
+from autopack.domain.providers import (
+    InMemoryProgress,
+    Intent,
+    LookupStatus,
+    Outcome,
+    ProviderAdapter,
+)
 from autopack.providers.sandbox.adapter import (
     ACTION_KINDS,
     SandboxAdapter,
@@ -127,7 +133,7 @@ def test_dispatch_sends_exactly_the_rendered_body(
 ) -> None:
     it = intent(action=action)
     request = adapter.render(it)
-    result = adapter.dispatch(it, request)
+    result = adapter.dispatch(it, request, InMemoryProgress())
     assert result.outcome is Outcome.SUCCEEDED, result
     assert result.status_code == 201
     (effect,) = sandbox.effects()
@@ -144,7 +150,7 @@ def test_a_request_rendered_for_another_intent_is_not_sent(
     sandbox: SandboxProcess, adapter: SandboxAdapter
 ) -> None:
     mine, other = intent("mine"), intent("other")
-    result = adapter.dispatch(mine, adapter.render(other))
+    result = adapter.dispatch(mine, adapter.render(other), InMemoryProgress())
     assert result.outcome is Outcome.PERMANENT
     assert result.error is not None
     assert "not sent" in result.error
@@ -156,8 +162,8 @@ def test_second_dispatch_replays_only_in_idempotent_mode(
     sandbox: SandboxProcess, adapter: SandboxAdapter, mode: str
 ) -> None:
     it = intent()
-    first = adapter.dispatch(it, adapter.render(it))
-    second = adapter.dispatch(it, adapter.render(it))
+    first = adapter.dispatch(it, adapter.render(it), InMemoryProgress())
+    second = adapter.dispatch(it, adapter.render(it), InMemoryProgress())
     assert first.outcome is second.outcome is Outcome.SUCCEEDED
     if mode == "idempotent":
         assert second.provider_object_id == first.provider_object_id
@@ -173,8 +179,8 @@ def test_same_key_other_payload_is_permanent_in_idempotent_mode(tmp_path: Path) 
     with running_sandbox(tmp_path, mode="idempotent") as sbx, sbx.adapter() as a:
         first = intent(payload={"title": "one"})
         other = intent(payload={"title": "two"})
-        assert a.dispatch(first, a.render(first)).outcome is Outcome.SUCCEEDED
-        result = a.dispatch(other, a.render(other))
+        assert a.dispatch(first, a.render(first), InMemoryProgress()).outcome is Outcome.SUCCEEDED
+        result = a.dispatch(other, a.render(other), InMemoryProgress())
         assert result.outcome is Outcome.PERMANENT
         assert result.status_code == 422
         assert result.error is not None
@@ -214,7 +220,7 @@ def test_faults_are_classified(
 ) -> None:
     sandbox.set_faults(fault)
     it = intent()
-    result = adapter.dispatch(it, adapter.render(it))
+    result = adapter.dispatch(it, adapter.render(it), InMemoryProgress())
     assert result.outcome is outcome, result
     assert len(sandbox.effects()) == effects
     if outcome is Outcome.SUCCEEDED:
@@ -233,8 +239,8 @@ def test_lost_response_reset_and_close_raise_different_transport_errors(
     sandbox: SandboxProcess, adapter: SandboxAdapter
 ) -> None:
     sandbox.set_faults({"kind": "lost_response"}, {"kind": "lost_response", "reset": True})
-    closed = adapter.dispatch(intent("a"), adapter.render(intent("a")))
-    reset = adapter.dispatch(intent("b"), adapter.render(intent("b")))
+    closed = adapter.dispatch(intent("a"), adapter.render(intent("a")), InMemoryProgress())
+    reset = adapter.dispatch(intent("b"), adapter.render(intent("b")), InMemoryProgress())
     assert closed.error is not None
     assert closed.error.startswith("RemoteProtocolError (maybe sent)")
     assert reset.error is not None
@@ -245,15 +251,15 @@ def test_read_timeout_is_maybe_effect_and_the_effect_lands_later(tmp_path: Path)
     with running_sandbox(tmp_path, mode="lookup_only") as sbx, sbx.adapter(timeout=0.5) as a:
         sbx.set_faults({"kind": "delay", "seconds": 2.0})
         it = intent()
-        result = a.dispatch(it, a.render(it))
+        result = a.dispatch(it, a.render(it), InMemoryProgress())
         assert result.outcome is Outcome.MAYBE_EFFECT
         assert result.error is not None
         assert result.error.startswith("ReadTimeout")
         # The request is still in flight at the provider: NOT_FOUND now is not proof.
-        assert a.lookup(it).status is LookupStatus.NOT_FOUND
+        assert a.lookup(it, {}).status is LookupStatus.NOT_FOUND
         assert sbx.health()["in_flight"] == 1
         sbx.wait_idle()
-        found = a.lookup(it)
+        found = a.lookup(it, {})
         assert found.status is LookupStatus.FOUND
         assert found.provider_object_id == sbx.effects()[0]["id"]
 
@@ -263,11 +269,11 @@ def test_connection_refused_is_no_effect_and_lookup_unavailable(tmp_path: Path) 
         sbx.kill()
         with sbx.adapter(timeout=2.0) as a:
             it = intent()
-            result = a.dispatch(it, a.render(it))
+            result = a.dispatch(it, a.render(it), InMemoryProgress())
             assert result.outcome is Outcome.NO_EFFECT
             assert result.error is not None
             assert result.error.startswith("ConnectError (not sent)")
-            lookup = a.lookup(it)
+            lookup = a.lookup(it, {})
             assert lookup.status is LookupStatus.UNAVAILABLE
             assert lookup.error is not None
 
@@ -280,13 +286,13 @@ def test_token_is_added_at_dispatch_only(tmp_path: Path) -> None:
         with sbx.adapter(token="adapter-test-token-abcdef0123") as good:
             request = good.render(it)
             assert "adapter-test-token" not in str(request.to_dict())
-            assert good.dispatch(it, request).outcome is Outcome.SUCCEEDED
-            assert good.lookup(it).status is LookupStatus.FOUND
+            assert good.dispatch(it, request, InMemoryProgress()).outcome is Outcome.SUCCEEDED
+            assert good.lookup(it, {}).status is LookupStatus.FOUND
         with sbx.adapter() as anonymous:
-            refused = anonymous.dispatch(it, anonymous.render(it))
+            refused = anonymous.dispatch(it, anonymous.render(it), InMemoryProgress())
             assert refused.outcome is Outcome.PERMANENT
             assert refused.status_code == 401
-            assert anonymous.lookup(it).status is LookupStatus.UNAVAILABLE
+            assert anonymous.lookup(it, {}).status is LookupStatus.UNAVAILABLE
 
 
 # --- lookup --------------------------------------------------------------------------
@@ -296,10 +302,12 @@ def test_lookup_finds_what_a_lost_response_created(
     sandbox: SandboxProcess, adapter: SandboxAdapter, mode: str
 ) -> None:
     it = intent()
-    before = adapter.lookup(it)
+    before = adapter.lookup(it, {})
     sandbox.set_faults({"kind": "lost_response"})
-    assert adapter.dispatch(it, adapter.render(it)).outcome is Outcome.MAYBE_EFFECT
-    after = adapter.lookup(it)
+    assert (
+        adapter.dispatch(it, adapter.render(it), InMemoryProgress()).outcome is Outcome.MAYBE_EFFECT
+    )
+    after = adapter.lookup(it, {})
     if mode == "none":
         assert before.status is after.status is LookupStatus.UNSUPPORTED
         assert after.provider_object_id is None
@@ -311,14 +319,16 @@ def test_lookup_finds_what_a_lost_response_created(
     assert after.summary["matches"] == 1
     assert after.summary["body_matches"] is True
     # Another intent (other key) is not confused with it.
-    assert adapter.lookup(intent("key-2")).status is LookupStatus.NOT_FOUND
+    assert adapter.lookup(intent("key-2"), {}).status is LookupStatus.NOT_FOUND
 
 
 def test_lookup_reports_duplicates_in_lookup_only_mode(tmp_path: Path) -> None:
     with running_sandbox(tmp_path, mode="lookup_only") as sbx, sbx.adapter() as a:
         it = intent()
-        ids = [a.dispatch(it, a.render(it)).provider_object_id for _ in range(2)]
-        found = a.lookup(it)
+        ids = [
+            a.dispatch(it, a.render(it), InMemoryProgress()).provider_object_id for _ in range(2)
+        ]
+        found = a.lookup(it, {})
         assert found.status is LookupStatus.FOUND
         assert found.provider_object_id == ids[0]  # the oldest
         assert found.summary["matches"] == 2
@@ -338,7 +348,7 @@ def test_lookup_reports_duplicates_in_lookup_only_mode(tmp_path: Path) -> None:
 def test_lookup_failures_are_unavailable(tmp_path: Path, fault: dict[str, Any]) -> None:
     with running_sandbox(tmp_path) as sbx, sbx.adapter() as a:
         sbx.set_faults(fault)
-        result = a.lookup(intent())
+        result = a.lookup(intent(), {})
         assert result.status is LookupStatus.UNAVAILABLE
         assert result.error
 
@@ -347,11 +357,11 @@ def test_lookup_leak_secret_reaches_the_summary(tmp_path: Path) -> None:
     secret = "ya29.lookup-leak-for-the-redaction-test"
     with running_sandbox(tmp_path) as sbx, sbx.adapter() as a:
         it = intent()
-        a.dispatch(it, a.render(it))
+        a.dispatch(it, a.render(it), InMemoryProgress())
         sbx.set_faults({"kind": "leak_secret", "on": "lookup", "secret": secret})
-        result = a.lookup(it)
+        result = a.lookup(it, {})
         assert result.status is LookupStatus.FOUND
         assert secret not in str(result.summary)  # the adapter keeps only the objects
         sbx.set_faults({"kind": "leak_secret", "secret": secret})
-        second = a.dispatch(intent("k2"), a.render(intent("k2")))
+        second = a.dispatch(intent("k2"), a.render(intent("k2")), InMemoryProgress())
         assert second.summary["response"]["access_token"] == secret

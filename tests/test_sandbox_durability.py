@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from autopack.domain.providers import DispatchResult, Intent, LookupStatus, Outcome
+from autopack.domain.providers import (
+    DispatchResult,
+    InMemoryProgress,
+    Intent,
+    LookupStatus,
+    Outcome,
+)
 from autopack.providers.sandbox.adapter import provider_idempotency_key
 from autopack.sandbox.server import CRASH_EXIT_CODE
 from sandbox_support import running_sandbox
@@ -31,7 +37,7 @@ def test_lost_response_effect_survives_sigkill_and_is_found(tmp_path: Path, mode
         sbx.set_faults({"kind": "lost_response"})
         it = intent()
         with sbx.adapter() as a:
-            assert a.dispatch(it, a.render(it)).outcome is Outcome.MAYBE_EFFECT
+            assert a.dispatch(it, a.render(it), InMemoryProgress()).outcome is Outcome.MAYBE_EFFECT
         before = sbx.effects()
         sbx.kill()
         assert sbx.effects_on_disk() == before  # on disk while the server is dead
@@ -39,11 +45,11 @@ def test_lost_response_effect_survives_sigkill_and_is_found(tmp_path: Path, mode
         assert sbx.port == port  # same URL: a re-rendered request keeps its hash
         assert sbx.health()["mode"] == mode
         with sbx.adapter() as a:
-            found = a.lookup(it)
+            found = a.lookup(it, {})
             assert found.status is LookupStatus.FOUND
             assert found.provider_object_id == before[0]["id"]
             if mode == "idempotent":
-                again = a.dispatch(it, a.render(it))
+                again = a.dispatch(it, a.render(it), InMemoryProgress())
                 assert again.outcome is Outcome.SUCCEEDED
                 assert again.provider_object_id == before[0]["id"]
         assert sbx.effects() == before
@@ -54,12 +60,12 @@ def test_crash_after_commit_keeps_the_effect(tmp_path: Path) -> None:
         sbx.set_faults({"kind": "crash_after_commit"})
         it = intent()
         with sbx.adapter() as a:
-            assert a.dispatch(it, a.render(it)).outcome is Outcome.MAYBE_EFFECT
+            assert a.dispatch(it, a.render(it), InMemoryProgress()).outcome is Outcome.MAYBE_EFFECT
         assert sbx.wait_exit() == CRASH_EXIT_CODE
         assert len(sbx.effects_on_disk()) == 1
         sbx.restart()
         with sbx.adapter() as a:
-            assert a.lookup(it).status is LookupStatus.FOUND
+            assert a.lookup(it, {}).status is LookupStatus.FOUND
 
 
 def test_sigkill_before_commit_leaves_no_effect(tmp_path: Path) -> None:
@@ -69,7 +75,9 @@ def test_sigkill_before_commit_leaves_no_effect(tmp_path: Path) -> None:
         it = intent()
         results: list[DispatchResult] = []
         with sbx.adapter(timeout=20.0) as a:
-            sender = threading.Thread(target=lambda: results.append(a.dispatch(it, a.render(it))))
+            sender = threading.Thread(
+                target=lambda: results.append(a.dispatch(it, a.render(it), InMemoryProgress()))
+            )
             sender.start()
             sbx.wait_in_flight(1)
             sbx.kill()
@@ -78,7 +86,7 @@ def test_sigkill_before_commit_leaves_no_effect(tmp_path: Path) -> None:
         assert sbx.effects_on_disk() == []
         sbx.restart()
         with sbx.adapter() as a:
-            assert a.lookup(it).status is LookupStatus.NOT_FOUND
+            assert a.lookup(it, {}).status is LookupStatus.NOT_FOUND
 
 
 def test_store_survives_many_kills_without_losing_acknowledged_effects(tmp_path: Path) -> None:
@@ -88,7 +96,7 @@ def test_store_survives_many_kills_without_losing_acknowledged_effects(tmp_path:
             with sbx.adapter() as a:
                 for n in range(4):
                     it = intent(f"r{round_}-{n}")
-                    result = a.dispatch(it, a.render(it))
+                    result = a.dispatch(it, a.render(it), InMemoryProgress())
                     assert result.outcome is Outcome.SUCCEEDED
                     assert result.provider_object_id is not None
                     acknowledged.append(result.provider_object_id)
@@ -109,7 +117,7 @@ with SandboxAdapter(sys.argv[1], timeout=30.0) as adapter:
     print("ready", flush=True)
     for line in sys.stdin:
         it = Intent("sandbox", "video.upload", "acct", line.strip(), {"title": "race"})
-        result = adapter.dispatch(it, adapter.render(it))
+        result = adapter.dispatch(it, adapter.render(it), InMemoryProgress())
         print(json.dumps([result.outcome.value, result.provider_object_id]), flush=True)
 """
 
@@ -209,7 +217,7 @@ def test_threads_same_key_and_distinct_keys(tmp_path: Path) -> None:
 
         def send(key: str) -> Any:
             it = intent(key)
-            return a.dispatch(it, a.render(it)).provider_object_id
+            return a.dispatch(it, a.render(it), InMemoryProgress()).provider_object_id
 
         with ThreadPoolExecutor(max_workers=16) as pool:
             same = list(pool.map(send, ["shared"] * 32))
@@ -266,8 +274,8 @@ def test_client_killed_mid_request_still_leaves_exactly_one_effect(
         it = intent("victim", title="race")
         with sbx.adapter() as a:
             if not after_commit:
-                assert a.lookup(it).status is LookupStatus.NOT_FOUND  # not yet...
+                assert a.lookup(it, {}).status is LookupStatus.NOT_FOUND  # not yet...
             sbx.wait_idle()
-            found = a.lookup(it)  # ...but it lands: NOT_FOUND above was no proof
+            found = a.lookup(it, {})  # ...but it lands: NOT_FOUND above was no proof
         assert found.status is LookupStatus.FOUND
         assert [e["id"] for e in sbx.effects()] == [found.provider_object_id]

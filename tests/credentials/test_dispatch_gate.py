@@ -5,11 +5,14 @@ actions then dispatch exactly once")."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
+from autopack.domain.canonical import JsonValue
 from autopack.domain.credentials import CredentialNeedsReauthError
 from autopack.domain.providers import (
+    DispatchProgress,
     DispatchResult,
     Intent,
     LookupResult,
@@ -50,7 +53,9 @@ class YouTubeApi:
             provider_idempotency_key=intent.idempotency_key,
         )
 
-    def dispatch(self, intent: Intent, request: RenderedRequest) -> DispatchResult:
+    def dispatch(
+        self, intent: Intent, request: RenderedRequest, progress: DispatchProgress
+    ) -> DispatchResult:
         token = self.credentials.access_token(intent.provider, intent.account)
         self.calls.append((intent.idempotency_key, token))
         # A careless provider echoes the bearer token: the ledger must not keep it.
@@ -60,7 +65,7 @@ class YouTubeApi:
             summary={"echo": token, "status_code": 200},
         )
 
-    def lookup(self, intent: Intent) -> LookupResult:
+    def lookup(self, intent: Intent, state: Mapping[str, JsonValue]) -> LookupResult:
         sent = [k for k, _ in self.calls if k == intent.idempotency_key]
         return LookupResult(LookupStatus.FOUND if sent else LookupStatus.NOT_FOUND)
 

@@ -10,14 +10,16 @@ action waits (approved, nothing sent) and goes exactly once when the hold lifts.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from autopack.domain.canonical import JsonValue
 from autopack.domain.layout import project_policy_path
 from autopack.domain.providers import (
+    DispatchProgress,
     DispatchResult,
     Intent,
     LookupResult,
@@ -59,11 +61,13 @@ class Recorder:
         url = f"test://{self.provider}/{intent.action}"
         return RenderedRequest("POST", url, {}, dict(intent.payload))
 
-    def dispatch(self, intent: Intent, request: RenderedRequest) -> DispatchResult:
+    def dispatch(
+        self, intent: Intent, request: RenderedRequest, progress: DispatchProgress
+    ) -> DispatchResult:
         self.sent.append(intent.idempotency_key)
         return DispatchResult(Outcome.SUCCEEDED, provider_object_id=f"obj-{len(self.sent)}")
 
-    def lookup(self, intent: Intent) -> LookupResult:
+    def lookup(self, intent: Intent, state: Mapping[str, JsonValue]) -> LookupResult:
         return LookupResult(LookupStatus.NOT_FOUND)
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from autopack.domain.canonical import JsonValue
 from autopack.domain.layout import project_policy_path
 from autopack.domain.providers import (
+    DispatchProgress,
     DispatchResult,
     Intent,
     LookupResult,
@@ -69,7 +72,9 @@ class ScriptedAdapter:
             provider_idempotency_key=intent.idempotency_key,
         )
 
-    def dispatch(self, intent: Intent, request: RenderedRequest) -> DispatchResult:
+    def dispatch(
+        self, intent: Intent, request: RenderedRequest, progress: DispatchProgress
+    ) -> DispatchResult:
         self.sent.append((intent.idempotency_key, request.request_hash))
         result = (
             self.outcomes.popleft()
@@ -82,7 +87,7 @@ class ScriptedAdapter:
             self.effects.setdefault(intent.idempotency_key, "obj-" + intent.idempotency_key)
         return result
 
-    def lookup(self, intent: Intent) -> LookupResult:
+    def lookup(self, intent: Intent, state: Mapping[str, JsonValue]) -> LookupResult:
         if self.lookups:
             return self.lookups.popleft()
         found = self.effects.get(intent.idempotency_key)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from autopack.domain.providers import Intent
+from autopack.domain.providers import InMemoryProgress, Intent
 from autopack.providers.sandbox.adapter import SandboxAdapter, provider_idempotency_key
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "ledger_bench.py"
@@ -132,7 +132,9 @@ def test_a_second_send_shows_as_a_duplicate_in_the_sandbox_record(tmp_path: Path
         sent = [bench._intent("once"), bench._intent("twice"), bench._intent("twice")]
         with SandboxAdapter(sandbox.url) as adapter:
             for intent in sent:
-                assert adapter.dispatch(intent, adapter.render(intent)).provider_object_id
+                assert adapter.dispatch(
+                    intent, adapter.render(intent), InMemoryProgress()
+                ).provider_object_id
         expected = {provider_idempotency_key(intent) for intent in sent}
         assert bench.duplicate_effects(sandbox, expected) == 1
         never_sent = provider_idempotency_key(Intent("sandbox", "listing.create", "main", "x", {}))

@@ -26,6 +26,7 @@ from autopack.domain.ledger import (
     CLAIMABLE,
     GENESIS_HASH,
     HUMAN_ONLY,
+    MAX_RECONCILE_RESUMES,
     TERMINAL,
     TRANSITIONS,
     ActionCategory,
@@ -95,6 +96,16 @@ def test_reconcile_decisions() -> None:
     # Before the settle window the request may still be in the provider: not proof.
     assert reconcile_decision(LookupStatus.NOT_FOUND, 0, settled=False) is None
     assert reconcile_decision(LookupStatus.NOT_FOUND, 1, settled=False) is None
+    # An effect in progress resumes at once (no settle window: resuming adds no
+    # second effect), a bounded number of times.
+    for settled in (False, True):
+        for resumes in range(MAX_RECONCILE_RESUMES):
+            assert reconcile_decision(LookupStatus.IN_PROGRESS, resumes, settled=settled) is (
+                S.RETRY_WAIT
+            )
+        assert reconcile_decision(
+            LookupStatus.IN_PROGRESS, MAX_RECONCILE_RESUMES, settled=settled
+        ) is (S.NEEDS_ATTENTION)
 
 
 @pytest.mark.parametrize(

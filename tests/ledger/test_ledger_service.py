@@ -471,7 +471,7 @@ def test_export_is_deterministic_and_redacted(kit: Kit, workspace: Path) -> None
 
 def test_unknown_provider_adapter_errors_become_unknown_not_retries(runtime: Runtime) -> None:
     class Exploding(ScriptedAdapter):
-        def dispatch(self, intent: Any, request: Any) -> DispatchResult:
+        def dispatch(self, intent: Any, request: Any, progress: Any) -> DispatchResult:
             self.sent.append((intent.idempotency_key, request.request_hash))
             raise RuntimeError("socket closed after send")
 

@@ -16,7 +16,7 @@ from autopack.cli._common import EXIT_BAD_INPUT, exit_code
 from autopack.domain.credentials import ApiKeyProfile, OAuthProfile
 from autopack.domain.ledger import ActionCategory
 from autopack.domain.ledger import action_category as domain_action_category
-from autopack.domain.providers import Intent, Outcome, ProviderAdapter
+from autopack.domain.providers import InMemoryProgress, Intent, Outcome, ProviderAdapter
 from autopack.domain.redaction import GENERIC_RULES, PatternRule
 from autopack.providers import registry
 from autopack.providers.unit import ProviderContext, ProviderUnit
@@ -218,7 +218,7 @@ def test_a_new_unit_is_built_with_its_context(tmp_path: Path) -> None:
         assert context.clock() == moment
         assert isinstance(context.credentials, NoCredentialStore)
         intent = Intent("sandbox", "video.upload", "acct", "k1", {"title": "t"})
-        result = adapter.dispatch(intent, adapter.render(intent))
+        result = adapter.dispatch(intent, adapter.render(intent), InMemoryProgress())
         assert (result.outcome, result.provider_object_id) == (Outcome.SUCCEEDED, "obj-1")
         assert [r.url.host for r in requests] == ["sandbox.invalid"]
     finally:

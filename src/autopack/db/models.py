@@ -105,6 +105,10 @@ class ExternalActionRow(Base):
     # Redacted canonical JSON.
     response_summary: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The last progress checkpoint of a multi-request dispatch (an upload session,
+    # a created draft's id): canonical JSON, read back by the adapter to resume.
+    # Internal: never part of a response (its events record the note and the keys).
+    progress: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Head of this action's event chain: tampering with its events is detectable.
     event_count: Mapped[int] = mapped_column(Integer)
     last_event_hash: Mapped[str] = mapped_column(String(64))

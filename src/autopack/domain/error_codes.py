@@ -104,6 +104,11 @@ class ErrorCode(enum.StrEnum):
     WRONG_PROVIDER = "wrong_provider"
     SANDBOX_START_FAILED = "sandbox_start_failed"
 
+    # Provider adapters and their fakes.
+    INVALID_PROVIDER_PAYLOAD = "invalid_provider_payload"
+    INVALID_MEDIA_REF = "invalid_media_ref"
+    FAKES_START_FAILED = "fakes_start_failed"
+
     # Approvals and policy.
     INVALID_POLICY = "invalid_policy"
     APPROVAL_NOT_FOUND = "approval_not_found"
@@ -290,6 +295,9 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         _E.RESERVED_FIELD: CodeEntry(_BAD, "the payload sets a field the sandbox reserves"),
         _E.WRONG_PROVIDER: CodeEntry(_BAD, "the intent is for another provider"),
         _E.SANDBOX_START_FAILED: CodeEntry(_CONFIG, "the sandbox server cannot start"),
+        _E.INVALID_PROVIDER_PAYLOAD: CodeEntry(_BAD, "the provider's adapter refuses the payload"),
+        _E.INVALID_MEDIA_REF: CodeEntry(_BAD, "a media reference is malformed or escapes its root"),
+        _E.FAKES_START_FAILED: CodeEntry(_CONFIG, "the provider fakes server cannot start"),
         _E.INVALID_POLICY: CodeEntry(_BAD, "the project policy file is malformed"),
         _E.APPROVAL_NOT_FOUND: CodeEntry(_MISSING, "no such approval"),
         _E.APPROVAL_REFUSED: CodeEntry(_CONFLICT, "the approval does not allow this"),

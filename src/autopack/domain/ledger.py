@@ -52,7 +52,10 @@ S = ActionStatus
 TRANSITIONS: Final[dict[ActionStatus, frozenset[ActionStatus]]] = {
     S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.CANCELLED}),
     S.APPROVED: frozenset({S.DISPATCHING, S.EXPIRED, S.CANCELLED}),
-    S.DISPATCHING: frozenset({S.SUCCEEDED, S.FAILED, S.RETRY_WAIT, S.UNKNOWN, S.NEEDS_ATTENTION}),
+    # dispatching -> dispatching: a progress checkpoint of a multi-request dispatch.
+    S.DISPATCHING: frozenset(
+        {S.DISPATCHING, S.SUCCEEDED, S.FAILED, S.RETRY_WAIT, S.UNKNOWN, S.NEEDS_ATTENTION}
+    ),
     S.RETRY_WAIT: frozenset({S.DISPATCHING, S.FAILED, S.CANCELLED}),
     S.UNKNOWN: frozenset({S.SUCCEEDED, S.RETRY_WAIT, S.FAILED, S.NEEDS_ATTENTION}),
     S.NEEDS_ATTENTION: frozenset({S.SUCCEEDED, S.FAILED}),
@@ -128,6 +131,9 @@ def outcome_status(outcome: Outcome, retry_count: int, policy: RetryPolicy) -> A
 # How many times reconciliation may send an action back for one more dispatch
 # after the provider's lookup proved it never happened.
 MAX_RECONCILE_REDISPATCHES: Final = 1
+# How many times it may send an action back to resume an effect in progress
+# (an interrupted upload); each resume continues the same effect, never a new one.
+MAX_RECONCILE_RESUMES: Final = 5
 
 
 def reconcile_decision(
@@ -148,7 +154,13 @@ def reconcile_decision(
     NOT_FOUND sends the action back to ``retry_wait`` for one more dispatch; a
     second settled NOT_FOUND after that re-dispatch goes to needs_attention
     instead of looping.
+
+    IN_PROGRESS (the effect began and the provider can complete it, e.g. an
+    upload session holding part of the bytes) sends it back to ``retry_wait`` at
+    once, to resume, up to ``MAX_RECONCILE_RESUMES`` times; then a person decides.
     """
+    if status is LookupStatus.IN_PROGRESS:
+        return S.RETRY_WAIT if redispatches < MAX_RECONCILE_RESUMES else S.NEEDS_ATTENTION
     if status is LookupStatus.FOUND:
         return S.SUCCEEDED
     if status is LookupStatus.UNSUPPORTED:

@@ -70,6 +70,7 @@ from autopack.services.ledger import (
     make_store,
 )
 from autopack.services.ledger.intake import Intake
+from autopack.services.ledger.progress import LedgerProgress, stored_progress
 from autopack.services.providers import ProviderRegistry
 
 CRASHPOINT_ENV: Final = "AUTOPACK_CRASHPOINT"
@@ -318,15 +319,24 @@ class Executor:
                 },
                 db=db,
             )
+        progress = LedgerProgress(
+            self.store,
+            row,
+            owner=claim.owner,
+            lease_seconds=self.lease_seconds,
+            clock=self.rt.clock,
+            db=db,
+        )
         crashpoint("during_dispatch")
         try:
-            result = adapter.dispatch(intent, rendered)
+            result = adapter.dispatch(intent, rendered, progress)
         except Exception as exc:  # noqa: BLE001 - after sending, any failure may have had effect
             result = DispatchResult(
                 outcome=Outcome.MAYBE_EFFECT, error=f"{type(exc).__name__}: {exc}"
             )
         crashpoint("after_response")
-        return self.confirm(claim, result, db)
+        # Checkpoints moved the row's event chain head: confirm from where they left it.
+        return self.confirm(Claim(progress.row, claim.owner), result, db)
 
     def confirm(self, claim: Claim, result: DispatchResult, db: Any = None) -> ActionRecord:
         row = claim.row
@@ -533,7 +543,9 @@ class Executor:
             row = dict(found)
             record = ActionRecord.from_row(row)
             try:
-                result = self.registry.get(record.provider).lookup(record.intent())
+                result = self.registry.get(record.provider).lookup(
+                    record.intent(), stored_progress(row)
+                )
                 status, object_id, error = result.status, result.provider_object_id, result.error
                 summary = dict(result.summary)
             except Exception as exc:  # noqa: BLE001 - a failed lookup leaves it unknown

@@ -37,6 +37,7 @@ from autopack.domain.canonical import JsonValue, canonical_hash, canonical_json,
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.domain.providers import (
+    DispatchProgress,
     DispatchResult,
     Intent,
     LookupResult,
@@ -166,7 +167,9 @@ class SandboxAdapter:
             provider_idempotency_key=key,
         )
 
-    def dispatch(self, intent: Intent, request: RenderedRequest) -> DispatchResult:
+    def dispatch(
+        self, intent: Intent, request: RenderedRequest, progress: DispatchProgress
+    ) -> DispatchResult:
         self._kind(intent)
         expected_key = provider_idempotency_key(intent)
         if (
@@ -195,7 +198,7 @@ class SandboxAdapter:
             result = dataclasses.replace(result, summary={**result.summary, "replayed": replayed})
         return result
 
-    def lookup(self, intent: Intent) -> LookupResult:
+    def lookup(self, intent: Intent, state: Mapping[str, JsonValue]) -> LookupResult:
         kind = self._kind(intent)
         key = provider_idempotency_key(intent)
         try:
