@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pytest
-from tests.ledger.ledger_support import Kit, ScriptedAdapter, make_kit
+from ledger_support import Kit, ScriptedAdapter, make_kit
 
 from autopack.domain.canonical import JsonValue
 from autopack.domain.providers import (

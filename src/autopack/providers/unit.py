@@ -62,6 +62,17 @@ AdapterFactory = Callable[[ProviderContext], ProviderAdapter]
 
 
 @dataclass(frozen=True, slots=True)
+class ActionWire:
+    """How one action meets the provider's wire, as ``autopack providers list`` shows it."""
+
+    # How a resend is kept from making a second effect (a key the provider
+    # honours, an upsert identifier, or none: a marker the lookup finds).
+    idempotency: str
+    # How reconciliation asks the provider whether the effect exists.
+    lookup: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderUnit:
     """One provider, declared whole. See the module docstring."""
 
@@ -78,6 +89,9 @@ class ProviderUnit:
     redaction_rules: tuple[PatternRule, ...]
     # Names of the ``Settings`` fields this provider reads (may be empty).
     settings: tuple[str, ...]
+    # action -> its idempotency mode and lookup strategy; every action of a unit
+    # with an adapter has one (a unit without an adapter may leave it empty).
+    wire: Mapping[str, ActionWire]
 
     def __post_init__(self) -> None:
         profile = self.credential_profile
@@ -88,6 +102,10 @@ class ProviderUnit:
         for action, category in self.actions.items():
             if not isinstance(category, ActionCategory):
                 raise ValueError(f"provider {self.name}: {action} has no valid category")
+        if self.adapter_factory is not None and set(self.wire) != set(self.actions):
+            raise ValueError(f"provider {self.name}: every action needs its wire description")
+        if not set(self.wire) <= set(self.actions):
+            raise ValueError(f"provider {self.name}: wire names an action it does not declare")
         missing = [s for s in self.settings if s not in Settings.model_fields]
         if missing:
             raise ValueError(f"provider {self.name}: unknown settings {', '.join(missing)}")

@@ -63,4 +63,5 @@ UNIT = ProviderUnit(
     },
     redaction_rules=REDACTION_RULES,
     settings=(),
+    wire={},
 )

@@ -43,4 +43,5 @@ UNIT = ProviderUnit(
     actions={"listing.create": ActionCategory.LIST},
     redaction_rules=REDACTION_RULES,
     settings=("etsy_client_id",),
+    wire={},
 )

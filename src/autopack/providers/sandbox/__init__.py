@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from autopack.domain.ledger import ActionCategory
 from autopack.domain.providers import ProviderAdapter
-from autopack.providers.unit import ProviderContext, ProviderUnit
+from autopack.providers.unit import ActionWire, ProviderContext, ProviderUnit
 
 
 def build_adapter(context: ProviderContext) -> ProviderAdapter:
@@ -32,4 +32,11 @@ UNIT = ProviderUnit(
     },
     redaction_rules=(),
     settings=("sandbox_url",),
+    wire={
+        action: ActionWire(
+            idempotency="Idempotency-Key header (mode idempotent); none in the other modes",
+            lookup="GET by the client_ref marker in the body (501 in mode none)",
+        )
+        for action in ("video.upload", "listing.create", "product.create", "order.submit")
+    },
 )

@@ -52,4 +52,5 @@ UNIT = ProviderUnit(
     },
     redaction_rules=REDACTION_RULES,
     settings=("shopify_client_id", "shopify_client_secret"),
+    wire={},
 )

@@ -78,4 +78,5 @@ UNIT = ProviderUnit(
     actions={"video.upload": ActionCategory.PUBLISH},
     redaction_rules=REDACTION_RULES,
     settings=("youtube_client_id", "youtube_client_secret"),
+    wire={},
 )
