@@ -78,6 +78,11 @@ class ProviderUnit:
     redaction_rules: tuple[PatternRule, ...]
     # Names of the ``Settings`` fields this provider reads (may be empty).
     settings: tuple[str, ...]
+    # The provider's public terms and policy pages that the policy monitor watches
+    # by default. Non-empty puts the provider under the policy gate: its publish
+    # and list actions wait for fresh, acknowledged snapshots. Empty (the default)
+    # means no policy monitor (the sandbox, the broker).
+    policy_pages: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         profile = self.credential_profile

@@ -43,4 +43,10 @@ UNIT = ProviderUnit(
     actions={"listing.create": ActionCategory.LIST},
     redaction_rules=REDACTION_RULES,
     settings=("etsy_client_id",),
+    policy_pages=(
+        "https://www.etsy.com/legal/terms-of-use",
+        "https://www.etsy.com/legal/sellers",
+        "https://www.etsy.com/legal/prohibited",
+        "https://www.etsy.com/legal/creativity",
+    ),
 )

@@ -52,4 +52,9 @@ UNIT = ProviderUnit(
     },
     redaction_rules=REDACTION_RULES,
     settings=("shopify_client_id", "shopify_client_secret"),
+    policy_pages=(
+        "https://www.shopify.com/legal/terms",
+        "https://www.shopify.com/legal/aup",
+        "https://www.shopify.com/legal/api-terms",
+    ),
 )

@@ -78,4 +78,9 @@ UNIT = ProviderUnit(
     actions={"video.upload": ActionCategory.PUBLISH},
     redaction_rules=REDACTION_RULES,
     settings=("youtube_client_id", "youtube_client_secret"),
+    policy_pages=(
+        "https://www.youtube.com/t/terms",
+        "https://www.youtube.com/howyoutubeworks/policies/community-guidelines/",
+        "https://support.google.com/youtube/answer/14328491",
+    ),
 )

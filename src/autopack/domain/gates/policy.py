@@ -1,0 +1,71 @@
+"""Policy gate: a publish or list action waits until its provider's watched policy
+pages are fetched, fresh and acknowledged.
+
+Only providers under the policy monitor are gated (their unit declares policy
+pages; the sandbox and the broker declare none). Such a provider with no
+watched page left holds too: removing every page must not switch the gate off.
+Each hold names what is wrong and the command that clears it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from autopack.domain.error_codes import ErrorCode
+from autopack.domain.gates import GateFacts, GateResult, allow, hold
+from autopack.domain.ledger import ActionCategory
+from autopack.domain.policy import PageStanding, worst
+
+NAME: Final = "policy"
+GATED_CATEGORIES: Final = frozenset({ActionCategory.PUBLISH, ActionCategory.LIST})
+CODES: Final = {
+    PageStanding.MISSING: ErrorCode.POLICY_MISSING,
+    PageStanding.STALE: ErrorCode.POLICY_STALE,
+    PageStanding.UNACKNOWLEDGED: ErrorCode.POLICY_UNACKNOWLEDGED,
+}
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:g} days"
+
+
+class PolicyGate:
+    name = NAME
+
+    def check(self, facts: GateFacts) -> GateResult:
+        policy = facts.policy
+        provider = facts.action.provider
+        if facts.action.category not in GATED_CATEGORIES or not policy.watched:
+            return allow(NAME)
+        if not policy.pages:
+            return hold(
+                NAME,
+                ErrorCode.POLICY_MISSING,
+                f"no policy page of {provider} is watched: run "
+                f"`autopack policy pages add {provider} URL`, then "
+                f"`autopack policy fetch --provider {provider}`",
+            )
+        standings = {page.url: page.standing(facts.now, policy.freshness) for page in policy.pages}
+        first = worst(standings.values())
+        if first is PageStanding.CURRENT:
+            return allow(NAME)
+        problems: list[str] = []
+        fetch = f"`autopack policy fetch --provider {provider}`"
+        for page in sorted(policy.pages, key=lambda p: p.url):
+            standing = standings[page.url]
+            if standing is PageStanding.MISSING:
+                problems.append(f"{page.url} has no snapshot: run {fetch}")
+            elif standing is PageStanding.STALE:
+                window = _days(policy.freshness.total_seconds())
+                problems.append(f"{page.url} was last checked more than {window} ago: run {fetch}")
+            elif standing is PageStanding.UNACKNOWLEDGED:
+                problems.append(
+                    f"{page.url} changed: read `autopack policy diff {provider}`, then run "
+                    f"`autopack policy ack {provider} --from {page.acknowledged_hash} "
+                    f"--to {page.current_hash}`"
+                )
+        return hold(
+            NAME,
+            CODES[first],
+            f"policy of {provider} not cleared ({first.value}): " + "; ".join(problems),
+        )
