@@ -36,7 +36,7 @@ class PolicySite:
 
 def _handler(site: PolicySite) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: object) -> None:
             return
 
         def do_GET(self) -> None:

@@ -26,22 +26,15 @@ import difflib
 import enum
 import re
 import unicodedata
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup
-from bs4.element import (
-    Comment,
-    Declaration,
-    Doctype,
-    NavigableString,
-    PageElement,
-    ProcessingInstruction,
-    Tag,
-)
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from bs4.element import NavigableString, PageElement, Tag
 
 from autopack.domain.canonical import canonical_hash
 from autopack.domain.error_codes import ErrorCode
@@ -142,10 +135,6 @@ UNPRINTABLE: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 SPACES: Final = re.compile(r"\s+")
 
 
-class _LineBreak(NavigableString):
-    """A marker the normaliser inserts around block elements (never from the page)."""
-
-
 def _is_hidden(tag: Tag) -> bool:
     if tag.name in DROPPED_TAGS:
         return True
@@ -171,28 +160,35 @@ def _clean_line(text: str) -> str:
 def normalise_html(html: str) -> str:
     """The stable text of a policy page (see the module docstring). Never raises on
     any input text; the same input always gives the same output."""
-    soup = BeautifulSoup(UNPRINTABLE.sub(" ", html), "html.parser")
-    doomed: list[PageElement] = [
-        node
-        for node in soup.descendants
-        if isinstance(node, Comment | Declaration | Doctype | ProcessingInstruction)
-        or (isinstance(node, Tag) and _is_hidden(node))
-    ]
-    for node in doomed:
-        # A node inside one already removed is gone with it; extracting it again is harmless.
-        node.extract()
-    for tag in list(soup.find_all(BLOCK_TAGS)):
-        tag.insert(0, _LineBreak(HEADINGS.get(tag.name, "")))
-        tag.append(_LineBreak(""))
-    for item in list(soup.find_all("li")):
-        item.insert(1, NavigableString("- "))
+    with warnings.catch_warnings():
+        # Advice for interactive users ("this looks like XML / a file name"); a policy
+        # page is parsed as HTML whatever it looks like.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(UNPRINTABLE.sub(" ", html), "html.parser")
     lines: list[str] = []
     current: list[str] = []
-    for node in soup.descendants:
-        if isinstance(node, _LineBreak):
-            lines.append("".join(current))
-            current = [str(node)]
+    # An explicit stack, never recursion, and no edits to the tree: a page nested
+    # thousands of levels deep costs time linear in its size.
+    stack: list[tuple[PageElement, bool]] = [(soup, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if isinstance(node, Tag):
+            block = node.name in BLOCK_TAGS
+            if leaving:
+                lines.append("".join(current))
+                current = []
+                continue
+            if node is not soup and _is_hidden(node):
+                continue
+            if block:
+                lines.append("".join(current))
+                current = [HEADINGS.get(node.name, ""), "- " if node.name == "li" else ""]
+                stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.contents))
         elif type(node) is NavigableString:
+            # Exactly a text node: comments, doctypes, CDATA and processing
+            # instructions are subclasses and are dropped.
             current.append(str(node))
     lines.append("".join(current))
     cleaned = (_clean_line(line) for line in lines)
