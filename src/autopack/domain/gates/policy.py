@@ -42,8 +42,9 @@ class PolicyGate:
                 NAME,
                 ErrorCode.POLICY_MISSING,
                 f"no policy page of {provider} is watched: run "
-                f"`autopack policy pages add {provider} URL`, then "
-                f"`autopack policy fetch --provider {provider}`",
+                f"`autopack policy fetch --provider {provider}` (it watches the provider's "
+                f"default pages on first use), or add one with "
+                f"`autopack policy pages add {provider} URL` and fetch it",
             )
         standings = {page.url: page.standing(facts.now, policy.freshness) for page in policy.pages}
         first = worst(standings.values())
