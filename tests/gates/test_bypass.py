@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from autopack.domain.credentials import CredentialKind
-
 from autopack.domain.layout import project_policy_path
 from autopack.domain.providers import (
     DispatchResult,
