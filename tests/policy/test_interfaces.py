@@ -107,6 +107,7 @@ def test_a_failed_fetch_exits_3_and_is_reported(
     [
         ["policy", "pages", "add", "youtube", "not-a-url"],
         ["policy", "pages", "add", "youtube", "file:///etc/passwd"],
+        ["policy", "pages", "add", "youtube", "https://user:pw@example.org/terms"],
         ["policy", "pages", "add", "sandbox", "https://example.org/terms"],
         ["policy", "pages", "remove", "youtube", "https://example.org/never-watched"],
         ["policy", "fetch", "--provider", "nosuch"],

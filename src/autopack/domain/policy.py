@@ -214,10 +214,16 @@ def unified_diff(old_text: str, new_text: str, old_label: str, new_label: str) -
 
 
 def validate_page_url(url: str) -> str:
-    """An absolute http(s) URL with a host: the only pages the monitor fetches."""
+    """An absolute http(s) URL with a host and no user info: the only pages the
+    monitor fetches."""
     url = url.strip()
     parts = urlsplit(url) if len(url) <= MAX_URL_LENGTH and url.isprintable() else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None  # a public page needs no credentials in its URL
+    ):
         raise InvalidInputError(
             f"policy page URL must be an absolute http(s) URL of at most "
             f"{MAX_URL_LENGTH} characters, got {url[:80]!r}",
