@@ -234,7 +234,7 @@ class PolicyMonitor:
         if fetched.html is None:
             if not conditional:
                 return self._record_failure(provider, url, "HTTP 304 to an unconditional request")
-            return self._record_verified(provider, url, "not_modified", fetched.http_status, None)
+            return self._record_verified(provider, url, "not_modified", fetched.http_status)
         text = normalise_html(fetched.html)
         digest = snapshot_hash(text)
         return self._record_text(
@@ -279,7 +279,7 @@ class PolicyMonitor:
         return self._report(provider, url, "failed", row["current_hash"], error=error)
 
     def _record_verified(
-        self, provider: str, url: str, outcome: str, http_status: int, extra: dict[str, Any] | None
+        self, provider: str, url: str, outcome: str, http_status: int
     ) -> dict[str, Any]:
         now = self.rt.clock()
         with self.rt.engine.begin() as conn:
@@ -288,7 +288,7 @@ class PolicyMonitor:
             conn.execute(
                 update(PAGES)
                 .where(PAGES.c.id == row["id"])
-                .values(verified_at=now, last_attempt_at=now, last_error=None, **(extra or {}))
+                .values(verified_at=now, last_attempt_at=now, last_error=None)
             )
             self._fetch_row(
                 conn, provider, url, outcome, http_status, row["current_hash"], None, now
