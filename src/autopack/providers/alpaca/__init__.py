@@ -65,4 +65,5 @@ UNIT = ProviderUnit(
     settings=(),
     wire={},
     packet=None,
+    policy_pages=(),
 )
