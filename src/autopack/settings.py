@@ -121,6 +121,17 @@ class Settings(BaseSettings):
         default=None, description="Shopify app API secret key."
     )
 
+    alpaca_paper_url: str = Field(
+        default="https://paper-api.alpaca.markets",
+        description="Base URL the Alpaca adapter sends paper-environment requests to "
+        "(the fake in tests and demos: <fakes url>/alpaca/paper).",
+    )
+    alpaca_live_url: str = Field(
+        default="https://api.alpaca.markets",
+        description="Base URL the Alpaca adapter sends live-environment requests to "
+        "(the fake in tests and demos: <fakes url>/alpaca/live).",
+    )
+
     @field_validator(
         "database_url",
         "api_key",
