@@ -77,7 +77,9 @@ def test_an_order_goes_through_the_worker_to_the_fake(
                 *("actions", "propose", "--provider", "alpaca", "--action", "order.submit"),
                 *("--account", "main", "--key", key, "--payload", str(path), "--json"),
             )
-            record = proposed["action"] if "action" in proposed else proposed
+            record = proposed["action"]
+            assert proposed["render"]["url"].endswith("/v2/orders")
+            assert proposed["render"]["headers"]["APCA-API-SECRET-KEY"] == "<secret key>"
             approval_id = str(record["approval_id"])
             autopack(
                 env,
