@@ -99,4 +99,5 @@ UNIT = ProviderUnit(
             lookup="GET /v2/account/configurations: suspend_trade as asked",
         ),
     },
+    packet=None,
 )
