@@ -258,6 +258,8 @@ def test_no_secret_in_any_render() -> None:
         ({**ORDER, "symbol": "aapl"}, "symbol"),
         ({**ORDER, "symbol": ""}, "symbol"),
         ({**ORDER, "side": "short"}, "side"),
+        ({**ORDER, "side": {"buy": True}}, "side"),  # unhashable: refused, not a TypeError
+        ({**ORDER, "type": ["market"]}, "type"),
         ({**ORDER, "type": "twap"}, "type"),
         ({**ORDER, "time_in_force": "gtd"}, "time_in_force"),
         ({**ORDER, "environment": "prod"}, "environment"),
