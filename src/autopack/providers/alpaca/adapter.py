@@ -12,7 +12,10 @@ Host: the payload's ``environment`` picks the paper or the live base URL
 (settings ``alpaca_paper_url`` / ``alpaca_live_url``, the real hosts by
 default). At dispatch the account's stored key pair must belong to that same
 environment: the stored host's environment and the key id's prefix (PK paper,
-AK live) must both agree with the payload, else PERMANENT with nothing sent.
+AK live) must both agree with the payload, else PERMANENT with nothing sent
+(a key id with neither prefix is judged by its stored environment alone).
+Nothing is checkpointed before the POST: the client_order_id is a function of
+the stored intent, so it is durable before the claim.
 
 Outcomes, beyond the shared HTTP rules (429 NO_EFFECT with the wait from
 ``X-Ratelimit-Reset``; other 4xx PERMANENT with Alpaca's code kept):
