@@ -141,6 +141,16 @@ class Settings(BaseSettings):
         description="Policy monitor: largest policy page body read; a larger page is a "
         "failed fetch (the snapshot does not become fresh).",
     )
+    alpaca_paper_url: str = Field(
+        default="https://paper-api.alpaca.markets",
+        description="Base URL the Alpaca adapter sends paper-environment requests to "
+        "(the fake in tests and demos: <fakes url>/alpaca/paper).",
+    )
+    alpaca_live_url: str = Field(
+        default="https://api.alpaca.markets",
+        description="Base URL the Alpaca adapter sends live-environment requests to "
+        "(the fake in tests and demos: <fakes url>/alpaca/live).",
+    )
 
     @field_validator(
         "database_url",
