@@ -55,9 +55,7 @@ class FakeResponse:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def json_response(
-    status: int, data: Any, headers: Mapping[str, str] | None = None
-) -> FakeResponse:
+def json_response(status: int, data: Any, headers: Mapping[str, str] | None = None) -> FakeResponse:
     """A JSON answer (compact separators, like the real APIs)."""
     body = json.dumps(data, separators=(",", ":")).encode()
     return FakeResponse(

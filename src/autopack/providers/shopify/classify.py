@@ -35,8 +35,10 @@ from autopack.providers._http import response_json, response_summary, retry_afte
 
 THROTTLED: Final = "THROTTLED"
 INTERNAL_ERROR: Final = "INTERNAL_SERVER_ERROR"
-# A throttled answer without a usable cost still waits this long (one refill).
-MIN_THROTTLE_WAIT_SECONDS: Final = 1.0
+# A throttled answer without a usable cost waits this long; one with a cost
+# waits at least the shortest step (never a retry at once).
+NO_COST_THROTTLE_WAIT_SECONDS: Final = 1.0
+MIN_THROTTLE_WAIT_SECONDS: Final = 0.1
 
 
 def throttle_wait_seconds(body: Any) -> float | None:
