@@ -41,7 +41,12 @@ import httpx
 
 from autopack.domain.canonical import JsonValue, canonical_json
 from autopack.domain.error_codes import ErrorCode
-from autopack.domain.errors import AutopackError, InvalidInputError, UnavailableError
+from autopack.domain.errors import (
+    AutopackError,
+    ConfigurationError,
+    InvalidInputError,
+    UnavailableError,
+)
 from autopack.domain.providers import (
     DispatchProgress,
     DispatchResult,
@@ -101,7 +106,7 @@ class ShopifyAdapter:
             or "{version}" not in api_url
             or probe.query
         ):
-            raise InvalidInputError(
+            raise ConfigurationError(
                 "AUTOPACK_SHOPIFY_API_URL must be an http(s) URL template holding "
                 f"{{version}} (and {{shop}} for the real host), got {api_url!r}",
                 code=ErrorCode.INVALID_SETTING,
