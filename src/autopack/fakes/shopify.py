@@ -563,10 +563,43 @@ class ShopifyFake:
         view = {k: v for k, v in group.items() if k != "kind"}
         return {"inventoryAdjustmentGroup": view, "userErrors": []}
 
-    def quantity(self, item: str, location: str, name: str) -> int:
-        """Ground truth for tests: one quantity of one inventory level."""
-        level = self._store.get(NAME, "level", f"{item}|{location}")
-        return int(level["quantities"].get(name, 0)) if level else 0
+    # -- control (/_control/shopify/<action>) ---------------------------------------------
+
+    def control(self, request: FakeRequest, action: str) -> FakeResponse:
+        """``GET levels``: every inventory level with its quantities (ground truth
+        for tests); ``POST level`` ``{"inventoryItemId", "locationId", "name",
+        "quantity"}``: stock a level (a demo's starting inventory)."""
+        if action == "levels" and request.method == "GET":
+            levels = self._store.all(NAME, "level")
+            return json_response(200, {"levels": levels})
+        if action == "level" and request.method == "POST":
+            try:
+                body = request.json()
+            except ValueError:
+                body = None
+            if (
+                not isinstance(body, dict)
+                or not all(isinstance(body.get(k), str) for k in ("inventoryItemId", "locationId"))
+                or body.get("name") not in QUANTITY_NAMES | {"on_hand"}
+                or isinstance(body.get("quantity"), bool)
+                or not isinstance(body.get("quantity"), int)
+            ):
+                return json_response(
+                    400,
+                    {"error": {"message": "need inventoryItemId, locationId, name, quantity"}},
+                )
+            level_id = f"{body['inventoryItemId']}|{body['locationId']}"
+            with self._store.transaction() as db:
+                level = _get(db, "level", level_id) or {
+                    "kind": "level",
+                    "item": body["inventoryItemId"],
+                    "location": body["locationId"],
+                    "quantities": {},
+                }
+                level["quantities"][body["name"]] = body["quantity"]
+                _put(db, "level", level_id, level)
+            return json_response(200, level)
+        return json_response(404, {"error": {"message": f"unknown shopify control {action!r}"}})
 
     # metafieldsSet -------------------------------------------------------------------------
 
