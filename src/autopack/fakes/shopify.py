@@ -350,6 +350,19 @@ class ShopifyFake:
                     ],
                 }
             handle = product_input.get("handle")
+            if handle is not None:
+                owners = _find_by(db, "product", "handle", handle)
+                if owners and (existing is None or owners[0]["id"] != existing["id"]):
+                    return {
+                        "product": None,
+                        "userErrors": [
+                            {
+                                "code": "TAKEN",
+                                "field": ["input", "handle"],
+                                "message": f"Handle '{handle}' already in use",
+                            }
+                        ],
+                    }
             if existing is None:
                 if handle is None and identifier and identifier.get("handle"):
                     handle = identifier["handle"]
@@ -363,19 +376,6 @@ class ShopifyFake:
                 }
             else:
                 product = existing
-                if handle is not None and handle != product["handle"]:
-                    taken = _find(db, "product", lambda p: p.get("handle") == handle)
-                    if taken:
-                        return {
-                            "product": None,
-                            "userErrors": [
-                                {
-                                    "code": "TAKEN",
-                                    "field": ["input", "handle"],
-                                    "message": f"Handle '{handle}' already in use",
-                                }
-                            ],
-                        }
                 handle = handle or product["handle"]
             product.update(
                 {k: v for k, v in product_input.items() if k not in ("handle", "variants")}
