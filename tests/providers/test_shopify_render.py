@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from autopack.domain.canonical import canonical_json
 from autopack.domain.errors import ConfigurationError, InvalidInputError
-from autopack.domain.providers import Intent
+from autopack.domain.providers import Intent, RenderedRequest
 from autopack.providers._payload import ProviderPayloadError
 from autopack.providers.shopify import operations as ops
 from autopack.providers.shopify.adapter import MASKED_TOKEN, TOKEN_HEADER, ShopifyAdapter
@@ -95,6 +95,11 @@ PINNED = {
 }
 
 
+def body_of(rendered: RenderedRequest) -> Any:
+    """The rendered JSON body, for reading in assertions."""
+    return rendered.body
+
+
 def intent(action: str, payload: Any, *, key: str = "k-1", account: str = "my-shop") -> Intent:
     return Intent("shopify", action, account, key, payload)
 
@@ -120,7 +125,7 @@ def test_render_shows_the_exact_post_without_a_secret(action: str) -> None:
     text = canonical_json(rendered.to_dict()).decode()
     assert "shpat_" not in text
     assert "shpua_" not in text
-    body = rendered.body
+    body = body_of(rendered)
     assert isinstance(body, dict)
     assert set(body) == {"operationName", "query", "variables"}
     assert body["query"].startswith(f"mutation {body['operationName']}(")
@@ -155,8 +160,8 @@ def test_product_identifier_is_custom_id_else_handle_else_derived() -> None:
     derived = adapter().render(intent("product.upsert", PRODUCT))
     handle = derived_handle(intent("product.upsert", PRODUCT))
     assert re.fullmatch(r"autopack-[0-9a-f]{24}", handle)
-    assert derived.body["variables"]["identifier"] == {"handle": handle}  # type: ignore[index,call-overload]
-    assert derived.body["variables"]["input"]["handle"] == handle  # type: ignore[index,call-overload]
+    assert body_of(derived)["variables"]["identifier"] == {"handle": handle}
+    assert body_of(derived)["variables"]["input"]["handle"] == handle
     assert derived.provider_idempotency_key == f"handle:{handle}"
     # Stable for the same key, different for another key or shop.
     again = adapter().render(intent("product.upsert", PRODUCT))
@@ -167,12 +172,12 @@ def test_product_identifier_is_custom_id_else_handle_else_derived() -> None:
     assert other_shop.provider_idempotency_key != derived.provider_idempotency_key
 
     named = adapter().render(intent("product.upsert", {**PRODUCT, "handle": "linen-shirt"}))
-    assert named.body["variables"]["identifier"] == {"handle": "linen-shirt"}  # type: ignore[index,call-overload]
+    assert body_of(named)["variables"]["identifier"] == {"handle": "linen-shirt"}
     assert named.provider_idempotency_key == "handle:linen-shirt"
 
     custom = {"namespace": "erp", "key": "sku_family", "value": "LS-2026"}
     by_id = adapter().render(intent("product.upsert", {**PRODUCT, "customId": custom}))
-    variables = by_id.body["variables"]  # type: ignore[index,call-overload]
+    variables = body_of(by_id)["variables"]
     assert variables["identifier"] == {"customId": custom}
     # The product carries the id metafield its identifier names.
     assert variables["input"]["metafields"] == [{**custom, "type": "id"}]
@@ -182,7 +187,7 @@ def test_product_identifier_is_custom_id_else_handle_else_derived() -> None:
 
 def test_prices_stay_decimal_strings_and_variants_keep_shopify_shape() -> None:
     rendered = adapter().render(intent("product.upsert", PRODUCT))
-    product = rendered.body["variables"]["input"]  # type: ignore[index,call-overload]
+    product = body_of(rendered)["variables"]["input"]
     assert product["variants"][1] == {
         "optionValues": [{"optionName": "Size", "name": "M"}],
         "price": "49.00",
@@ -197,17 +202,17 @@ def test_inventory_key_is_a_stable_uuid_bound_to_the_intent() -> None:
     key = idempotent_key(intent("inventory.adjust", INVENTORY))
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", key)
     assert rendered.provider_idempotency_key == key
-    assert rendered.body["variables"]["idempotencyKey"] == key  # type: ignore[index,call-overload]
-    assert "@idempotent(key: $idempotencyKey)" in rendered.body["query"]  # type: ignore[index,call-overload]
+    assert body_of(rendered)["variables"]["idempotencyKey"] == key
+    assert "@idempotent(key: $idempotencyKey)" in body_of(rendered)["query"]
     assert key != idempotent_key(intent("inventory.adjust", INVENTORY, key="k-2"))
     assert key != idempotent_key(intent("inventory.adjust", INVENTORY, account="other-shop"))
-    change = rendered.body["variables"]["input"]["changes"][0]  # type: ignore[index,call-overload]
+    change = body_of(rendered)["variables"]["input"]["changes"][0]
     assert change["changeFromQuantity"] == 10
 
 
 def test_each_action_sends_its_own_operation() -> None:
     queries = {
-        action: adapter().render(intent(action, payload)).body["query"]  # type: ignore[index,call-overload]
+        action: body_of(adapter().render(intent(action, payload)))["query"]
         for action, payload in PAYLOADS.items()
     }
     assert queries == {
@@ -365,4 +370,4 @@ def test_fuzzed_payloads_render_or_are_refused(action: str, payload: Any) -> Non
 def test_the_example_payload_renders(action: str) -> None:
     payload = json.loads((EXAMPLES / action / "payload.json").read_text(encoding="utf-8"))
     rendered = adapter().render(intent(action, payload, account="default"))
-    assert rendered.body["operationName"].startswith("Autopack")  # type: ignore[index,call-overload]
+    assert body_of(rendered)["operationName"].startswith("Autopack")
