@@ -1,0 +1,117 @@
+"""End to end against the Shopify fake: propose -> approve -> a real `autopack
+worker` process dispatches -> `succeeded` with Shopify's object id in `actions
+show`, for every Shopify action; the shop's token comes from the encrypted
+credential store and never shows in the ledger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autopack.services.approvals import ApprovalService
+from autopack.services.ledger import IntentRequest, LedgerService
+from autopack.services.providers import ProviderRegistry
+from autopack.services.runtime import build_runtime
+from conftest import invoke_cli
+from fakes_support import running_fakes
+from shopify_support import (
+    API_KEY,
+    PRODUCT,
+    SECRET_KEY,
+    SHOP,
+    TOKEN,
+    api_url,
+    connect_shop,
+    inventory_payload,
+    run_worker,
+    shopify_settings,
+)
+
+
+def _show(key: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    code, out, err = invoke_cli(["actions", "show", key, "--json"], capsys)
+    assert (code, err) == (0, ""), err
+    assert TOKEN not in out
+    detail: dict[str, Any] = json.loads(out)
+    return detail
+
+
+def test_every_shopify_action_succeeds_through_the_worker(
+    workspace: Path,
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with running_fakes(tmp_path, "shopify") as fakes:
+        settings = shopify_settings(workspace, database_url, fakes.url)
+        rt = build_runtime(settings)
+        registry = ProviderRegistry.for_runtime(rt)
+        ledger = LedgerService(rt, registry)
+        approvals = ApprovalService(rt, registry)
+
+        def propose_and_approve(action: str, key: str, payload: dict[str, Any]) -> None:
+            record = ledger.propose(
+                IntentRequest(
+                    provider="shopify", action=action, account=SHOP, key=key, payload=payload
+                )
+            ).record
+            assert record.approval_id is not None  # listing changes need a person
+            approvals.approve(record.approval_id, hash_=record.payload_hash, approver="alice")
+
+        try:
+            connect_shop(rt)
+            propose_and_approve("product.upsert", "jacket-1", PRODUCT)
+            propose_and_approve("inventory.adjust", "stock-1", inventory_payload(12, 0))
+            first = run_worker(workspace, database_url, fakes.url)
+            assert first.returncode == 0, first.stderr
+            assert TOKEN not in first.stdout + first.stderr
+
+            for key, value in {
+                "AUTOPACK_WORKSPACE": str(workspace),
+                "AUTOPACK_DATABASE_URL": database_url,
+                "AUTOPACK_SECRET_KEY": SECRET_KEY,
+                "AUTOPACK_API_KEY": API_KEY,
+                "AUTOPACK_SHOPIFY_API_URL": api_url(fakes.url),
+            }.items():
+                monkeypatch.setenv(key, value)
+            monkeypatch.chdir(workspace)
+            effects = fakes.effects("shopify")
+            products = [e for e in effects if e["kind"] == "product"]
+            groups = [e for e in effects if e["kind"] == "adjustment_group"]
+            assert len(products) == 1
+            assert len(groups) == 1
+            jacket = _show("jacket-1", capsys)["action"]
+            assert (jacket["status"], jacket["provider_object_id"]) == (
+                "succeeded",
+                products[0]["id"],
+            )
+            assert products[0]["title"] == "Field jacket"
+            assert [v["price"] for v in products[0]["variants"]] == ["120.00", "120.00"]
+            stock = _show("stock-1", capsys)["action"]
+            assert (stock["status"], stock["provider_object_id"]) == ("succeeded", groups[0]["id"])
+
+            care = {
+                "ownerId": products[0]["id"],
+                "namespace": "custom",
+                "key": "care_guide",
+                "type": "single_line_text_field",
+                "value": "Dry clean only",
+            }
+            propose_and_approve("metafields.set", "care-1", {"metafields": [care]})
+            second = run_worker(workspace, database_url, fakes.url)
+            assert second.returncode == 0, second.stderr
+            metafields = [e for e in fakes.effects("shopify") if e["kind"] == "metafield"]
+            assert [m["value"] for m in metafields] == ["Dry clean only"]
+            shown = _show("care-1", capsys)["action"]
+            assert (shown["status"], shown["provider_object_id"]) == (
+                "succeeded",
+                metafields[0]["id"],
+            )
+            ledger.verify_chain()
+        finally:
+            registry.close()
+            rt.close()
