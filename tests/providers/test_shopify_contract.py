@@ -1,5 +1,5 @@
 """Contract: the Shopify adapter's GraphQL against Shopify's published definitions,
-pinned in tests/providers/facts/shopify_admin_graphql.json (no SDK: Shopify's
+pinned in tests/providers/shopify_facts.py (no SDK: Shopify's
 Python package is REST-centric and hides the bytes).
 
 Each operation text is parsed (a small GraphQL reader below: operations,
@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from shopify_facts import FACTS
 
 from autopack.domain.providers import Intent
 from autopack.providers.shopify import operations as ops
@@ -27,9 +28,6 @@ from autopack.providers.shopify.classify import throttle_wait_seconds
 from autopack.settings import DEFAULT_SHOPIFY_API_URL, DEFAULT_SHOPIFY_API_VERSION, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-FACTS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "facts" / "shopify_admin_graphql.json").read_text(encoding="utf-8")
-)
 EXAMPLES = ROOT / "examples" / "shopify"
 OPERATIONS = {
     "product.upsert": ops.PRODUCT_SET_MUTATION,
