@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from autopack.api.app import create_app
 from autopack.services.approvals import ApprovalService
+from autopack.services.context import Runtime
 from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
@@ -115,3 +118,40 @@ def test_every_shopify_action_succeeds_through_the_worker(
         finally:
             registry.close()
             rt.close()
+
+
+def test_a_payload_refusal_names_the_field_on_the_cli_and_the_api(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], runtime: Runtime
+) -> None:
+    bad = {**PRODUCT, "variants": [{**PRODUCT["variants"][0], "price": "12.345678"}]}
+    path = cli_env / "bad.json"
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    for verb in ("render", "propose"):
+        code, out, err = invoke_cli(
+            [
+                *("actions", verb, "--provider", "shopify", "--action", "product.upsert"),
+                *("--key", "bad-1", "--payload", str(path), "--account", SHOP),
+            ],
+            capsys,
+        )
+        assert code == 2, (verb, out, err)
+        assert err.startswith("error: ")
+        assert "variants[0].price" in err
+        assert "Traceback" not in err
+    app = create_app(runtime=runtime)
+    headers = {"X-API-Key": runtime.settings.api_key.get_secret_value()}  # type: ignore[union-attr]
+    body = {
+        "provider": "shopify",
+        "action": "inventory.adjust",
+        "account": SHOP,
+        "key": "bad-2",
+        "payload_json": json.dumps({"reason": "correction", "name": "available", "changes": []}),
+    }
+    with TestClient(app, raise_server_exceptions=False) as client:
+        refused = client.post("/api/actions", json=body, headers=headers)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_provider_payload"
+    assert error["details"]["field"] == "changes"
+    code, out, _ = invoke_cli(["actions", "list", "--json"], capsys)
+    assert (code, json.loads(out)) == (0, [])  # nothing recorded

@@ -158,7 +158,7 @@ def classify_mutation(
                 status_code=status,
                 summary=summary,
                 error=message,
-                retry_after_seconds=throttle_wait_seconds(body) or MIN_THROTTLE_WAIT_SECONDS,
+                retry_after_seconds=throttle_wait_seconds(body) or NO_COST_THROTTLE_WAIT_SECONDS,
             )
         outcome = Outcome.MAYBE_EFFECT if INTERNAL_ERROR in codes else Outcome.PERMANENT
         return DispatchResult(outcome, status_code=status, summary=summary, error=message)
