@@ -15,6 +15,7 @@ from autopack.domain.credentials import OAuthProfile
 from autopack.domain.ledger import ActionCategory
 from autopack.domain.providers import ProviderAdapter
 from autopack.domain.redaction import TOKEN_CHARS, TOKEN_END, PatternRule
+from autopack.providers.shopify.packet import PACKET_PROFILE
 from autopack.providers.unit import ActionWire, ProviderContext, ProviderUnit
 
 # Endpoint URLs below are public addresses, not secrets.
@@ -88,4 +89,5 @@ UNIT = ProviderUnit(
             lookup="none to ask: resend the same values",
         ),
     },
+    packet=PACKET_PROFILE,
 )
