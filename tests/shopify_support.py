@@ -4,6 +4,7 @@ fakes process, a connected shop in the real credential store, and a real
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 from autopack.domain.credentials import CredentialKind, Environment
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
+from autopack.services.packets import PacketService
 from autopack.settings import Settings
 from conftest import make_settings
 
@@ -107,3 +109,17 @@ def inventory_payload(delta: int, change_from: int | None) -> dict[str, Any]:
             }
         ],
     }
+
+
+def product_packet(
+    workspace: Path, fields: dict[str, Any], name: str = "product"
+) -> dict[str, Any]:
+    """product.upsert takes a publish packet: build one (no media) from ``fields``."""
+    spec = workspace / f"{name}.spec.json"
+    spec.write_text(
+        json.dumps(
+            {"provider": "shopify", "action": "product.upsert", "fields": fields, "disclosures": {}}
+        ),
+        encoding="utf-8",
+    )
+    return PacketService(workspace).build(spec, []).document

@@ -28,7 +28,14 @@ from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from fakes_support import running_fakes
-from shopify_support import PRODUCT, SHOP, connect_shop, run_worker, shopify_settings
+from shopify_support import (
+    PRODUCT,
+    SHOP,
+    connect_shop,
+    product_packet,
+    run_worker,
+    shopify_settings,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -44,9 +51,10 @@ POINTS: dict[str, tuple[str, dict[str, Any] | None]] = {
 DELTA = 7
 
 
-def _payload(action: str, index: int) -> dict[str, Any]:
+def _payload(action: str, index: int, workspace: Path) -> dict[str, Any]:
     if action == "product.upsert":
-        return {**PRODUCT, "title": f"Crash jacket {index}"}
+        fields = {**PRODUCT, "title": f"Crash jacket {index}"}
+        return product_packet(workspace, fields, name=f"crash-{index}")
     change = {
         "inventoryItemId": f"gid://shopify/InventoryItem/{8000 + index}",
         "locationId": "gid://shopify/Location/31",
@@ -72,7 +80,7 @@ def test_shopify_crash_matrix(
             connect_shop(rt)
             for index, (name, (point, fault)) in enumerate(POINTS.items()):
                 key = f"crash-{name}".replace("_", "-")
-                payload = _payload(action, index)
+                payload = _payload(action, index, workspace)
                 record = ledger.propose(
                     IntentRequest(
                         provider="shopify", action=action, account=SHOP, key=key, payload=payload

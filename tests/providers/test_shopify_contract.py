@@ -21,10 +21,12 @@ import pytest
 from pydantic import ValidationError
 from shopify_facts import FACTS
 
+from autopack.domain.packets import adapter_payload, is_packet, open_packet
 from autopack.domain.providers import Intent
 from autopack.providers.shopify import operations as ops
 from autopack.providers.shopify.adapter import TOKEN_HEADER, ShopifyAdapter
 from autopack.providers.shopify.classify import throttle_wait_seconds
+from autopack.providers.shopify.packet import PACKET_PROFILE
 from autopack.settings import DEFAULT_SHOPIFY_API_URL, DEFAULT_SHOPIFY_API_VERSION, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,7 +266,10 @@ class NoCredentials:
 
 
 def _example(action: str) -> Intent:
+    """The example as the adapter sees it (a packet opened into its fields)."""
     payload = json.loads((EXAMPLES / action / "payload.json").read_text(encoding="utf-8"))
+    if is_packet(payload):
+        payload = adapter_payload(open_packet(payload, PACKET_PROFILE), PACKET_PROFILE)
     return Intent("shopify", action, "default", "contract-1", payload)
 
 

@@ -29,6 +29,7 @@ from shopify_support import (
     api_url,
     connect_shop,
     inventory_payload,
+    product_packet,
     run_worker,
     shopify_settings,
 )
@@ -67,7 +68,7 @@ def test_every_shopify_action_succeeds_through_the_worker(
 
         try:
             connect_shop(rt)
-            propose_and_approve("product.upsert", "jacket-1", PRODUCT)
+            propose_and_approve("product.upsert", "jacket-1", product_packet(workspace, PRODUCT))
             propose_and_approve("inventory.adjust", "stock-1", inventory_payload(12, 0))
             first = run_worker(workspace, database_url, fakes.url)
             assert first.returncode == 0, first.stderr
@@ -125,7 +126,7 @@ def test_a_payload_refusal_names_the_field_on_the_cli_and_the_api(
 ) -> None:
     bad = {**PRODUCT, "variants": [{**PRODUCT["variants"][0], "price": "12.345678"}]}
     path = cli_env / "bad.json"
-    path.write_text(json.dumps(bad), encoding="utf-8")
+    path.write_text(json.dumps(product_packet(cli_env, bad)), encoding="utf-8")
     for verb in ("render", "propose"):
         code, out, err = invoke_cli(
             [

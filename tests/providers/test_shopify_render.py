@@ -19,11 +19,14 @@ from hypothesis import strategies as st
 
 from autopack.domain.canonical import canonical_json
 from autopack.domain.errors import ConfigurationError, InvalidInputError
+from autopack.domain.packets import PacketError
 from autopack.domain.providers import Intent, RenderedRequest
 from autopack.providers._payload import ProviderPayloadError
 from autopack.providers.shopify import operations as ops
 from autopack.providers.shopify.adapter import MASKED_TOKEN, TOKEN_HEADER, ShopifyAdapter
+from autopack.providers.shopify.packet import PACKET_PROFILE
 from autopack.providers.shopify.payloads import derived_handle, idempotent_key
+from autopack.services.packet_dispatch import PacketAdapter
 from autopack.settings import DEFAULT_SHOPIFY_API_URL, DEFAULT_SHOPIFY_API_VERSION
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shopify"
@@ -367,7 +370,16 @@ def test_fuzzed_payloads_render_or_are_refused(action: str, payload: Any) -> Non
 
 
 @pytest.mark.parametrize("action", sorted(PAYLOADS))
-def test_the_example_payload_renders(action: str) -> None:
+def test_the_example_payload_renders_through_the_packet_wrapper(action: str) -> None:
+    """The registry wraps the adapter: product.upsert takes a publish packet (its
+    fields are the product), the other actions pass through unchanged."""
     payload = json.loads((EXAMPLES / action / "payload.json").read_text(encoding="utf-8"))
-    rendered = adapter().render(intent(action, payload, account="default"))
+    wrapped = PacketAdapter(adapter(), PACKET_PROFILE)
+    rendered = wrapped.render(intent(action, payload, account="default"))
     assert body_of(rendered)["operationName"].startswith("Autopack")
+    if action == "product.upsert":
+        assert payload["schema"] == "autopack.packet/1"
+        assert body_of(rendered)["variables"]["input"]["title"] == payload["fields"]["title"]
+        with pytest.raises(PacketError) as info:
+            wrapped.render(intent(action, PRODUCT))  # a raw product: a packet is required
+        assert info.value.code == "packet_required"
