@@ -6,6 +6,7 @@ credential store and never shows in the ledger."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from autopack.api.app import create_app
 from autopack.services.approvals import ApprovalService
-from autopack.services.context import Runtime
+from autopack.services.context import Runtime, utc_now
+from autopack.services.executor import Executor
 from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
@@ -156,3 +158,51 @@ def test_a_payload_refusal_names_the_field_on_the_cli_and_the_api(
     assert error["details"]["field"] == "changes"
     code, out, _ = invoke_cli(["actions", "list", "--json"], capsys)
     assert (code, json.loads(out)) == (0, [])  # nothing recorded
+
+
+def test_a_throttled_dispatch_waits_the_cost_then_succeeds(
+    workspace: Path, database_url: str, tmp_path: Path
+) -> None:
+    """THROTTLED is no effect: the executor schedules the retry after the wait the
+    returned cost gives ((10 - 0) / 2 per s = 5 s), and the retry succeeds."""
+    with running_fakes(tmp_path, "shopify") as fakes:
+        rt = build_runtime(shopify_settings(workspace, database_url, fakes.url))
+        registry = ProviderRegistry.for_runtime(rt)
+        skew = timedelta(0)
+        rt.clock = lambda: utc_now() + skew
+        try:
+            connect_shop(rt)
+            ledger = LedgerService(rt, registry)
+            record = ledger.propose(
+                IntentRequest(
+                    provider="shopify",
+                    action="inventory.adjust",
+                    account=SHOP,
+                    key="throttled-1",
+                    payload=inventory_payload(3, None),
+                )
+            ).record
+            assert record.approval_id is not None
+            ApprovalService(rt, registry).approve(
+                record.approval_id, hash_=record.payload_hash, approver="alice"
+            )
+            fakes.set_faults(
+                {"provider": "shopify", "kind": "throttled", "available": 0, "restore_rate": 2.0}
+            )
+            executor = Executor(rt, registry, worker="w1")
+            [waiting] = executor.run_once()
+            assert (waiting.status, waiting.retry_count) == ("retry_wait", 1)
+            assert waiting.next_attempt_at is not None
+            wait = (waiting.next_attempt_at - waiting.updated_at).total_seconds()
+            assert wait == pytest.approx(5.0, abs=0.01)
+            assert "THROTTLED" in str(waiting.last_error)
+            assert fakes.effects("shopify") == []
+            skew += timedelta(seconds=4)
+            assert executor.run_once() == []  # not before the bucket has the points
+            skew += timedelta(seconds=2)
+            [done] = executor.run_once()
+            groups = [e for e in fakes.effects("shopify") if e["kind"] == "adjustment_group"]
+            assert (done.status, done.provider_object_id) == ("succeeded", groups[0]["id"])
+        finally:
+            registry.close()
+            rt.close()

@@ -136,13 +136,13 @@ class ShopifyAdapter:
     def request_timeout_seconds(self) -> float:
         return self._timeout
 
-    def endpoint(self, account: str) -> str:
-        shop = validate_shop(account)
+    def endpoint(self, account: str, action: str = "lookup") -> str:
+        shop = validate_shop(account, action)
         return self._api_url.replace("{shop}", shop).replace("{version}", self._version)
 
     def render(self, intent: Intent) -> RenderedRequest:
         self._check(intent)
-        url = self.endpoint(intent.account)
+        url = self.endpoint(intent.account, intent.action)
         if intent.action == "product.upsert":
             variables, identifier = product_variables(intent)
             return self._request(

@@ -85,12 +85,12 @@ class ProductIdentifier:
     key: str
 
 
-def validate_shop(account: str) -> str:
+def validate_shop(account: str, action: str) -> str:
     """The account is the shop's myshopify.com subdomain (``my-shop``)."""
     if not isinstance(account, str) or not SHOP_NAME.fullmatch(account):
         raise refuse(
             PROVIDER,
-            "account",
+            action,
             "account",
             "must be the shop's myshopify.com subdomain (lower-case letters, digits, "
             "hyphens; e.g. my-shop for my-shop.myshopify.com)",
