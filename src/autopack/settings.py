@@ -19,6 +19,8 @@ DEFAULT_SANDBOX_PORT = 8765
 # Four times the canonical payload limit: a JSON body carries the payload as an
 # escaped string, plus whitespace and the other fields.
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+DEFAULT_SHOPIFY_API_URL = "https://{shop}.myshopify.com/admin/api/{version}/graphql.json"
+DEFAULT_SHOPIFY_API_VERSION = "2026-01"
 MIN_SECRET_LENGTH = 32
 # Values that mean "nobody set this": refused outside development.
 _PLACEHOLDER_MARKERS = (
@@ -120,6 +122,18 @@ class Settings(BaseSettings):
     shopify_client_secret: SecretStr | None = Field(
         default=None, description="Shopify app API secret key."
     )
+    shopify_api_url: str = Field(
+        default=DEFAULT_SHOPIFY_API_URL,
+        description="Admin GraphQL endpoint template: {shop} is the account (the shop's "
+        "myshopify.com subdomain), {version} is AUTOPACK_SHOPIFY_API_VERSION. Point it at "
+        "the fake (`autopack fakes serve`) in tests and demos.",
+    )
+    shopify_api_version: str = Field(
+        default=DEFAULT_SHOPIFY_API_VERSION,
+        pattern=r"^20\d\d-(01|04|07|10)$",
+        description="Shopify Admin API version (YYYY-01|04|07|10), 2026-01 or later: the "
+        "first with the @idempotent directive that inventory.adjust sends.",
+    )
 
     policy_freshness_days: float = Field(
         default=7,
@@ -168,6 +182,16 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("shopify_api_version")
+    @classmethod
+    def _shopify_version_has_idempotent(cls, value: str) -> str:
+        # Versions are YYYY-MM, so text order is time order.
+        if value < DEFAULT_SHOPIFY_API_VERSION:
+            raise ValueError(
+                f"must be {DEFAULT_SHOPIFY_API_VERSION} or later (the @idempotent directive)"
+            )
         return value
 
     @property

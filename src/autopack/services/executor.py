@@ -137,7 +137,7 @@ class Executor:
         settle_seconds: float | None = None,
     ) -> None:
         self.rt = runtime
-        # Adapters that dispatch need the runtime's credential store (key pairs, tokens).
+        # Adapters that authenticate read the runtime's credential store.
         self.registry = registry if registry is not None else ProviderRegistry.for_runtime(runtime)
         self.store = store if store is not None else make_store(runtime, redactor)
         self.gates = GateService(self.store)
