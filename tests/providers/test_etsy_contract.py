@@ -65,7 +65,8 @@ def test_enums_are_the_facts() -> None:
 
 def test_spec_date_names_the_pinned_copy() -> None:
     assert re.fullmatch(r"\d{4}-\d{2}", wire.SPEC_DATE)
-    assert "Aug 2026" in FACTS and wire.SPEC_DATE == "2026-08"
+    assert "Aug 2026" in FACTS
+    assert wire.SPEC_DATE == "2026-08"
     # when_made moves with the calendar: the facts name the old value, we refuse it.
     assert "`2020_2024` in an older copy" in FACTS
     assert "2020_2024" not in wire.WHEN_MADE
@@ -80,10 +81,13 @@ def test_rules_and_headers_are_the_facts() -> None:
     assert re.findall(r"`([a-z\-]+)`", headers[1]) == list(wire.RATE_LIMIT_HEADERS)
     assert "`x-api-key: <keystring>:<shared_secret>`" in FACTS
     assert wire.API_KEY_HEADER == "x-api-key"
-    assert "`application/x-www-form-urlencoded`" in FACTS and "`; charset=utf-8`" in FACTS
+    assert "`application/x-www-form-urlencoded`" in FACTS
+    assert "`; charset=utf-8`" in FACTS
     assert wire.FORM_CONTENT_TYPE == "application/x-www-form-urlencoded; charset=utf-8"
-    assert "Array parameters are comma-separated" in FACTS and wire.ARRAY_SEPARATOR == ","
-    assert "`limit` is 1–100" in FACTS and wire.LISTINGS_PAGE_LIMIT == 100
+    assert "Array parameters are comma-separated" in FACTS
+    assert wire.ARRAY_SEPARATOR == ","
+    assert "`limit` is 1\u2013100" in FACTS
+    assert wire.LISTINGS_PAGE_LIMIT == 100
 
 
 def test_our_form_fields_are_fields_of_create_draft_listing() -> None:
@@ -139,5 +143,6 @@ def test_image_upload_fields_are_the_facts() -> None:
     images = FACTS[FACTS.index("**uploadListingImage:**") : FACTS.index("**Publishing")]
     for name in ("image", "rank", "overwrite", "alt_text"):
         assert f"`{name}`" in images
-    assert "up to 500 characters" in images and wire.ALT_TEXT_MAX_CHARS == 500
+    assert "up to 500 characters" in images
+    assert wire.ALT_TEXT_MAX_CHARS == 500
     assert "multipart/form-data" in images
