@@ -399,3 +399,8 @@ def _multipart(body: bytes, boundary: str) -> dict[str, tuple[str, bytes]]:
             raise EtsyError(400, "Multipart part without a name")
         parts[name[1]] = (headers.get("content-type", "text/plain"), content)
     return parts
+
+
+def build(store: FakeStore) -> EtsyFake:
+    """The registry's entry point (``autopack.fakes.registry``)."""
+    return EtsyFake(store)

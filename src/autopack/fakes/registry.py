@@ -14,7 +14,9 @@ from autopack.fakes.protocol import FakeProvider
 from autopack.fakes.store import FakeStore
 
 # provider name -> module holding ``build(store) -> FakeProvider``.
-FAKES: Final[Mapping[str, str]] = {}
+FAKES: Final[Mapping[str, str]] = {
+    "etsy": "autopack.fakes.etsy",
+}
 
 
 def build_fakes(names: list[str], store: FakeStore) -> list[FakeProvider]:
