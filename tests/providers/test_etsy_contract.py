@@ -1,7 +1,7 @@
 """Contract: the Etsy wire facts the adapter pins (``providers/etsy/wire.py``)
 against the provider facts file (Etsy has no official SDK to check against).
 
-``data/etsy_facts.txt`` is a verbatim copy of the Etsy section of the facts
+``etsy_facts.FACTS`` is a verbatim copy of the Etsy section of the facts
 file gathered from Etsy's OAS (Aug 2026); when the shared facts file sits next
 to the repository, the copy must still equal it.
 """
@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from etsy_facts import FACTS
 
 from autopack.domain.providers import Intent
 from autopack.fakes import etsy as fake
@@ -20,7 +21,6 @@ from autopack.providers.etsy.adapter import EtsyAdapter
 from autopack.services.providers import NoCredentialStore
 
 HERE = Path(__file__).resolve().parent
-FACTS = (HERE / "data" / "etsy_facts.txt").read_text(encoding="utf-8")
 SHARED = HERE.parents[2] / "shared" / "providers.md"
 
 

@@ -1,3 +1,11 @@
+# ruff: noqa: E501, RUF001 - a verbatim copy: its long lines and typographic characters are the source's
+"""A verbatim copy of the Etsy section of the provider facts file (shared/
+providers.md, section 2: gathered from Etsy's OAS and docs, Aug 2026).
+
+``test_etsy_contract`` checks the adapter's pinned values against it, and this
+copy against the shared file when that sits next to the repository."""
+
+FACTS = """\
 ## 2. Etsy Open API v3
 
 **Hosts and headers**
@@ -62,3 +70,4 @@
 - A user password change revokes all tokens (etsy/open-api#519).
 
 **SDK judgement.** Etsy has **no official SDK**. The best community option, `etsy-python` (amitray007), is maintained and drift-checks the OAS, but sends JSON bodies (`session.post(json=…)`) where the spec declares form-encoding, has no replay guard, and hides the wire format. Use **httpx**: form-encode the fields yourself, render them byte for byte, and keep the OAS `baseline.json` as a contract test.
+"""
