@@ -17,8 +17,9 @@ the four rate-limit headers; past the per-second or per-day limit it is 429.
 
 Its own fault kinds (the host handles the generic ones): ``rate_limit``
 (params ``scope``: ``second`` (default) or ``day``) answers 429 with the
-headers of that limit spent; ``quota_exhausted`` processes the request but
-answers with ``x-remaining-today: 0``.
+headers of that limit spent; ``quota_exhausted`` (``scope``: ``day`` (default)
+or ``second``) processes the request but answers with ``x-remaining-today: 0``
+(or ``x-remaining-this-second: 0``).
 
 It does not import the adapter: the wire is the only contract, so the enums
 below are its own copy of Etsy's.
@@ -117,7 +118,10 @@ class EtsyFake:
         if second_left < 0 or day_left < 0:
             return self._error(429, "Rate limit exceeded", max(second_left, 0), max(day_left, 0))
         if fault is not None and fault.kind == "quota_exhausted":
-            day_left = 0
+            if fault.params.get("scope", "day") == "second":
+                second_left = 0
+            else:
+                day_left = 0
         try:
             status, data = self._route(request)
         except EtsyError as exc:
