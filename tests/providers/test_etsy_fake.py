@@ -44,9 +44,11 @@ def http(fakes: FakesProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-def create(http: httpx.Client, shop: int = 7, **changes: str) -> httpx.Response:
+def create(
+    http: httpx.Client, shop: int = 7, changes: dict[str, str] | None = None
+) -> httpx.Response:
     return http.post(
-        f"/shops/{shop}/listings", data={**DRAFT, **changes}, headers={**HEADERS, **FORM}
+        f"/shops/{shop}/listings", data={**DRAFT, **(changes or {})}, headers={**HEADERS, **FORM}
     )
 
 
@@ -121,7 +123,7 @@ def test_credentials_are_required_with_the_shared_secret(
 def test_invalid_fields_are_400(
     http: httpx.Client, fakes: FakesProcess, changes: dict[str, str], words: str
 ) -> None:
-    r = create(http, **changes)
+    r = create(http, changes=changes)
     assert r.status_code == 400
     assert words in error_of(r)
     assert fakes.effects("etsy") == []
