@@ -377,13 +377,10 @@ class EtsyAdapter:
         self._note_rate_window(response)
         return response
 
-    def _await_rate_window(self) -> DispatchResult | None:
+    def rate_refusal(self) -> DispatchResult | None:
+        """NO_EFFECT while the daily quota is known to be spent, else None."""
         with self._window_lock:
-            window = RateWindow(
-                self._window.remaining_today,
-                self._window.remaining_this_second,
-                self._window.seen_at,
-            )
+            window = self._window
         elapsed = self._monotonic() - window.seen_at
         if window.remaining_today == 0 and elapsed < DAILY_RETRY_SECONDS:
             return DispatchResult(
@@ -391,6 +388,19 @@ class EtsyAdapter:
                 error="Etsy daily request quota spent (x-remaining-today: 0); not sent",
                 retry_after_seconds=DAILY_RETRY_SECONDS - elapsed,
             )
+        return None
+
+    def _await_rate_window(self) -> DispatchResult | None:
+        refusal = self.rate_refusal()
+        if refusal is not None:
+            return refusal
+        with self._window_lock:
+            window = RateWindow(
+                self._window.remaining_today,
+                self._window.remaining_this_second,
+                self._window.seen_at,
+            )
+        elapsed = self._monotonic() - window.seen_at
         if window.remaining_this_second == 0 and elapsed < PER_SECOND_RETRY_SECONDS:
             self._sleep(PER_SECOND_RETRY_SECONDS - elapsed)
         return None
@@ -553,6 +563,9 @@ class _Sequence:
 
     def _create_or_adopt(self) -> int | DispatchResult:
         if self.state.get("phase") == "creating":
+            refusal = self.adapter.rate_refusal()
+            if refusal is not None:
+                return refusal
             # An earlier attempt sent the draft POST and lost its answer: adopt
             # the marked draft it made, if any, rather than making a second one.
             found = self.adapter.find_marked_draft(self.draft.shop_id, self.marker, self.secrets)
