@@ -41,7 +41,7 @@ class ApiServices:
 
     @classmethod
     def build(cls, runtime: Runtime) -> ApiServices:
-        registry = ProviderRegistry(runtime.settings)
+        registry = ProviderRegistry.for_runtime(runtime)  # the reconciler's lookups authenticate
         return cls(
             registry=registry,
             runs=RunService(runtime),

@@ -137,7 +137,9 @@ class Executor:
         settle_seconds: float | None = None,
     ) -> None:
         self.rt = runtime
-        self.registry = registry if registry is not None else ProviderRegistry(runtime.settings)
+        # The default reads credentials from the runtime's store: real adapters
+        # authenticate at dispatch and lookup.
+        self.registry = registry if registry is not None else ProviderRegistry.for_runtime(runtime)
         self.store = store if store is not None else make_store(runtime, redactor)
         self.gates = GateService(self.store)
         self.intake = Intake(self.store, self.registry, self.gates)

@@ -52,7 +52,7 @@ from pydantic import SecretStr
 
 from autopack.domain.canonical import JsonValue
 from autopack.domain.error_codes import ErrorCode
-from autopack.domain.errors import InvalidInputError
+from autopack.domain.errors import AutopackError, ConfigurationError, InvalidInputError
 from autopack.domain.providers import (
     BodyEncoding,
     DispatchProgress,
@@ -466,9 +466,15 @@ class EtsyAdapter:
             )
         try:
             token = self._credentials.access_token(account)
-        except InvalidInputError as exc:
+        except (InvalidInputError, ConfigurationError) as exc:
+            # No credential, one that needs re-authorization, or no store: a person acts.
             return DispatchResult(
                 Outcome.PERMANENT, error=f"Etsy credential for {account!r}: {exc}; nothing sent"
+            )
+        except AutopackError as exc:
+            # A refresh that failed for now (the token endpoint unreachable): retry later.
+            return DispatchResult(
+                Outcome.NO_EFFECT, error=f"Etsy credential for {account!r}: {exc}; nothing sent"
             )
         return {
             "Authorization": f"Bearer {token}",
