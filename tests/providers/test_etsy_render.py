@@ -227,3 +227,24 @@ def test_fuzzed_payloads_render_or_are_refused_by_name(changes: dict[str, Any]) 
         return
     assert isinstance(rendered.body, str)
     assert SHARED_SECRET not in json.dumps(rendered.to_dict())
+
+
+def test_the_shared_secret_setting_is_masked_and_redacted(
+    workspace: Path, database_url: str
+) -> None:
+    from autopack.providers.registry import secret_settings
+    from autopack.services.runtime import build_runtime
+    from conftest import make_settings
+
+    settings = make_settings(
+        workspace, database_url, etsy_client_id=KEYSTRING, etsy_shared_secret=SHARED_SECRET
+    )
+    assert SHARED_SECRET not in repr(settings)
+    assert SHARED_SECRET not in settings.model_dump_json()
+    assert SHARED_SECRET in secret_settings(settings)
+    rt = build_runtime(settings)
+    try:
+        masked = rt.redactor().redact_text(f"x-api-key: {KEYSTRING}:{SHARED_SECRET}")
+    finally:
+        rt.close()
+    assert SHARED_SECRET not in masked

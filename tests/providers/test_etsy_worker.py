@@ -175,6 +175,23 @@ def test_end_to_end_through_the_worker(
     code, everything, _ = invoke_cli(["actions", "list", "--json"], capsys)
     assert SHARED_SECRET not in shown + everything
     assert KEYSTRING + ":" not in shown + everything
+    with stack.runtime.engine.connect() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                )
+                if stack.settings.effective_database_url.startswith("postgresql")
+                else text("SELECT name FROM sqlite_master WHERE type = 'table'")
+            )
+        ]
+        dump = "".join(
+            str(conn.execute(text(f"SELECT * FROM {table}")).fetchall())  # noqa: S608 - names from the catalogue
+            for table in tables
+        )
+    assert "external_actions" in tables
+    assert SHARED_SECRET not in dump  # not in any table of the ledger's database
 
 
 # point -> (crashpoint, the fault queued at the fake first, or None)
