@@ -15,6 +15,7 @@ from autopack.domain.credentials import OAuthProfile
 from autopack.domain.ledger import ActionCategory
 from autopack.domain.providers import ProviderAdapter
 from autopack.domain.redaction import KEY_CHARS, TOKEN_END, PatternRule
+from autopack.providers.etsy.packet import PACKET_PROFILE
 from autopack.providers.unit import ActionWire, ProviderContext, ProviderUnit
 
 # Endpoint URLs below are public addresses, not secrets.
@@ -70,4 +71,5 @@ UNIT = ProviderUnit(
             "(getListingsByShop?state=draft) searched for the marker",
         )
     },
+    packet=PACKET_PROFILE,
 )

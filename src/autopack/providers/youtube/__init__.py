@@ -13,6 +13,7 @@ from autopack.domain.credentials import OAuthProfile, RefreshExpiryRule
 from autopack.domain.ledger import ActionCategory
 from autopack.domain.redaction import TOKEN_CHARS, TOKEN_END, PatternRule
 from autopack.providers.unit import ProviderUnit
+from autopack.providers.youtube.packet import PACKET_PROFILE
 
 # Endpoint URLs below are public addresses, not secrets.
 CREDENTIAL_PROFILE = OAuthProfile(
@@ -79,4 +80,5 @@ UNIT = ProviderUnit(
     redaction_rules=REDACTION_RULES,
     settings=("youtube_client_id", "youtube_client_secret"),
     wire={},
+    packet=PACKET_PROFILE,
 )
