@@ -158,7 +158,7 @@ class PacketService:
             content_type=sniff_content_type(head),
         )
 
-    def build(
+    def assemble(
         self,
         spec_path: Path,
         media: list[Path],
@@ -166,7 +166,9 @@ class PacketService:
         provider: str | None = None,
         run_id: str | None = None,
         copy: bool = False,
-    ) -> BuiltPacket:
+    ) -> tuple[dict[str, Any], RunRef | None]:
+        """The packet document (and its run), written nowhere (``copy`` still copies
+        the media into the run: the document names the copies)."""
         spec = parse_spec(read_spec(spec_path))
         if provider is not None and provider != spec.provider:
             raise PacketError(f"the spec is for {spec.provider!r}, not {provider!r}")
@@ -180,6 +182,19 @@ class PacketService:
             else {"project": run.project, "family": run.family, "run_id": run.run_id}
         )
         document = build_packet(spec, profile, facts, self._policy_refs(spec.provider), run_fields)
+        return document, run
+
+    def build(
+        self,
+        spec_path: Path,
+        media: list[Path],
+        *,
+        provider: str | None = None,
+        run_id: str | None = None,
+        copy: bool = False,
+    ) -> BuiltPacket:
+        """Assemble the packet and write it (atomically, once: the name is its id)."""
+        document, run = self.assemble(spec_path, media, provider=provider, run_id=run_id, copy=copy)
         identifier = packet_id(document)
         path = self._packets_dir(run) / f"{identifier}.json"
         created = not path.exists()
