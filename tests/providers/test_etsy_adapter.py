@@ -14,6 +14,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from autopack.domain.packets import adapter_payload
 from autopack.domain.providers import (
     InMemoryProgress,
     Intent,
@@ -23,6 +24,7 @@ from autopack.domain.providers import (
 from autopack.providers.etsy import adapter as etsy_adapter
 from autopack.providers.etsy.adapter import EtsyAdapter
 from autopack.providers.etsy.listing import lookup_marker
+from autopack.providers.etsy.packet import PACKET_PROFILE
 from autopack.providers.unit import ApiKeyCredential
 from fakes_support import FakesProcess, running_fakes
 
@@ -79,7 +81,9 @@ def make_adapter(
 
 
 def payload(*, publish: bool = True, images: int = 1) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EXAMPLE / "payload.json").read_text("utf-8"))
+    packet = json.loads((EXAMPLE / "payload.json").read_text("utf-8"))
+    data: dict[str, Any] = adapter_payload(packet, PACKET_PROFILE)
+    data["images"][0]["alt_text"] = "A speckled stoneware mug"
     data["publish"] = publish
     second = (EXAMPLE / "image.png").read_bytes() + b"\x00" * 16
     extra = {

@@ -17,12 +17,14 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from autopack.domain.canonical import canonical_json
+from autopack.domain.packets import adapter_payload
 from autopack.domain.providers import BodyEncoding, Intent
 from autopack.providers._media import MediaRefError
 from autopack.providers._payload import ProviderPayloadError
 from autopack.providers.etsy import multipart
 from autopack.providers.etsy.adapter import EtsyAdapter
 from autopack.providers.etsy.listing import lookup_marker
+from autopack.providers.etsy.packet import PACKET_PROFILE
 from autopack.services.providers import NoCredentialStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +45,11 @@ def adapter(root: Path = REPO) -> EtsyAdapter:
 
 
 def example() -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    """What the adapter reads of the example packet (the registry's packet wrapper
+    turns the packet into this), with an alt text on its image."""
+    packet = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    payload: dict[str, Any] = adapter_payload(packet, PACKET_PROFILE)
+    payload["images"][0]["alt_text"] = "A speckled stoneware mug"
     return payload
 
 
@@ -121,7 +127,10 @@ def test_render_is_byte_identical_in_another_process() -> None:
         "from autopack.domain.providers import Intent\n"
         "from autopack.providers.etsy.adapter import EtsyAdapter\n"
         "from autopack.services.providers import NoCredentialStore\n"
-        "p=json.loads(Path(sys.argv[1]).read_text())\n"
+        "from autopack.domain.packets import adapter_payload\n"
+        "from autopack.providers.etsy.packet import PACKET_PROFILE\n"
+        "p=adapter_payload(json.loads(Path(sys.argv[1]).read_text()),PACKET_PROFILE)\n"
+        "p['images'][0]['alt_text']='A speckled stoneware mug'\n"
         "a=EtsyAdapter(sys.argv[2],keystring=None,shared_secret=None,"
         "credentials=NoCredentialStore('etsy'),media_root=Path('/nonexistent'))\n"
         "sys.stdout.write(canonical_json(a.render(Intent('etsy','listing.create','shop-main',"
@@ -248,3 +257,22 @@ def test_the_shared_secret_setting_is_masked_and_redacted(
     finally:
         rt.close()
     assert SHARED_SECRET not in masked
+
+
+def test_the_registry_takes_the_example_packet_and_renders_the_same(tmp_path: Path) -> None:
+    from autopack.domain.packets import PacketError
+    from autopack.services.providers import ProviderRegistry
+    from autopack.settings import Settings
+
+    registry = ProviderRegistry(Settings(_env_file=None, workspace=REPO, etsy_api_url=BASE))
+    try:
+        wrapped = registry.get("etsy")
+        packet = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+        rendered = wrapped.render(intent(packet))
+        raw = adapter_payload(packet, PACKET_PROFILE)
+        assert rendered == adapter().render(intent(raw))
+        with pytest.raises(PacketError) as info:
+            wrapped.render(intent(raw))  # the packet action's payload IS a packet
+        assert info.value.code == "packet_required"
+    finally:
+        registry.close()

@@ -102,8 +102,8 @@ def stack(
 
 
 def propose(stack: Stack, key: str, title: str) -> Any:
-    payload = json.loads((EXAMPLE / "payload.json").read_text("utf-8"))
-    payload["title"] = title
+    payload = json.loads((EXAMPLE / "payload.json").read_text("utf-8"))  # a publish packet
+    payload["fields"]["title"] = title
     registry = ProviderRegistry(stack.settings)
     try:
         record = (
