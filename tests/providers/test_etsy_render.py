@@ -276,3 +276,40 @@ def test_the_registry_takes_the_example_packet_and_renders_the_same(tmp_path: Pa
         assert info.value.code == "packet_required"
     finally:
         registry.close()
+
+
+def test_a_refusal_is_exit_2_on_the_cli_and_400_on_the_api(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], runtime: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from autopack.api.app import create_app
+    from conftest import invoke_cli
+
+    packet = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    packet["fields"]["price"] = "28.001"
+    bad = cli_env / "bad.json"
+    bad.write_text(json.dumps(packet), encoding="utf-8")
+    code, out, err = invoke_cli(
+        [
+            *("actions", "render", "--provider", "etsy", "--action", "listing.create"),
+            *("--payload", str(bad), "--key", "k1"),
+        ],
+        capsys,
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("error: etsy listing.create: price ")
+    assert "Traceback" not in err
+    headers = {"X-API-Key": runtime.settings.api_key.get_secret_value()}
+    body = {
+        "provider": "etsy",
+        "action": "listing.create",
+        "key": "k1",
+        "payload_json": json.dumps(packet),
+    }
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        r = client.post("/api/actions", json=body, headers=headers)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "invalid_provider_payload"
+    assert "price" in error["message"]

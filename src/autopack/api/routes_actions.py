@@ -98,6 +98,8 @@ PAYLOAD_CODES = (
     ErrorCode.NESTING_TOO_DEEP,
     ErrorCode.INTEGER_TOO_LARGE,
     ErrorCode.INVALID_UNICODE,
+    ErrorCode.INVALID_PROVIDER_PAYLOAD,
+    ErrorCode.INVALID_MEDIA_REF,
 )
 
 # Out of range is a 422 like any other schema violation, never a driver overflow.
