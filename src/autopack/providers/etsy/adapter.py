@@ -77,7 +77,8 @@ from autopack.providers.etsy.listing import (
 )
 from autopack.providers.unit import CredentialAccessor
 
-DEFAULT_TIMEOUT_SECONDS = 30.0
+# Per read or write (not the whole upload); below the worker's shortest usual lease (30 s).
+DEFAULT_TIMEOUT_SECONDS = 20.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
 # A spent daily quota (a sliding 24-hour window) frees slowly: ask again in an hour.
 DAILY_RETRY_SECONDS = 3600.0
