@@ -313,3 +313,19 @@ def test_a_refusal_is_exit_2_on_the_cli_and_400_on_the_api(
     error = r.json()["error"]
     assert error["code"] == "invalid_provider_payload"
     assert "price" in error["message"]
+
+
+def test_a_bad_api_url_setting_is_refused_by_name() -> None:
+    from autopack.domain.errors import ConfigurationError
+
+    for url in ("ftp://api.etsy.com/v3", "https://api.etsy.com/v3?x=1", "not a url"):
+        with pytest.raises(ConfigurationError) as info:
+            EtsyAdapter(
+                url,
+                keystring=None,
+                shared_secret=None,
+                credentials=NoCredentialStore("etsy"),
+                media_root=REPO,
+            )
+        assert info.value.code == "invalid_setting"
+        assert "AUTOPACK_ETSY_API_URL" in info.value.message

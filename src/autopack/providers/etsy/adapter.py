@@ -90,8 +90,8 @@ MASKED_BEARER = "Bearer <user id>.<access token>"
 LISTING_ID_PLACEHOLDER = "{listing_id}"
 
 
-class EtsyConfigurationError(InvalidInputError):
-    default_code = ErrorCode.INVALID_PROVIDER_PAYLOAD
+class EtsyConfigurationError(ConfigurationError):
+    default_code = ErrorCode.INVALID_SETTING
 
 
 @dataclass(slots=True)
@@ -157,7 +157,7 @@ class EtsyAdapter:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
             raise EtsyConfigurationError(
-                f"Etsy API URL must be http(s)://host[/path]: {base_url!r}"
+                f"AUTOPACK_ETSY_API_URL must be http(s)://host[/path]: {base_url!r}"
             )
         self._base_url = base_url.rstrip("/")
         self._keystring = keystring
