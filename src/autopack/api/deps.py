@@ -44,7 +44,8 @@ class ApiServices:
 
     @classmethod
     def build(cls, runtime: Runtime) -> ApiServices:
-        registry = ProviderRegistry.for_runtime(runtime)  # the reconciler's lookups authenticate
+        # for_runtime: the reconciler's lookups read stored credentials.
+        registry = ProviderRegistry.for_runtime(runtime)
         return cls(
             registry=registry,
             runs=RunService(runtime),

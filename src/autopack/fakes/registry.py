@@ -15,6 +15,7 @@ from autopack.fakes.store import FakeStore
 
 # provider name -> module holding ``build(store) -> FakeProvider``.
 FAKES: Final[Mapping[str, str]] = {
+    "alpaca": "autopack.fakes.alpaca",
     "etsy": "autopack.fakes.etsy",
 }
 

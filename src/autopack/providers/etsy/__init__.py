@@ -72,4 +72,10 @@ UNIT = ProviderUnit(
         )
     },
     packet=PACKET_PROFILE,
+    policy_pages=(
+        "https://www.etsy.com/legal/terms-of-use",
+        "https://www.etsy.com/legal/sellers",
+        "https://www.etsy.com/legal/prohibited",
+        "https://www.etsy.com/legal/creativity",
+    ),
 )
