@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     etsy_client_id: str | None = Field(
         default=None, description="Etsy app keystring (OAuth client id; PKCE, no secret)."
     )
+    etsy_shared_secret: SecretStr | None = Field(
+        default=None,
+        description="Etsy app shared secret: every Open API v3 request sends "
+        "x-api-key: <keystring>:<shared secret> (required since Feb 9, 2026).",
+    )
+    etsy_api_url: str = Field(
+        default="https://api.etsy.com/v3/application",
+        description="Base URL of the Etsy Open API v3 (the Etsy fake's in tests and demos).",
+    )
     shopify_client_id: str | None = Field(
         default=None, description="Shopify app API key (OAuth client id)."
     )
@@ -174,6 +183,7 @@ class Settings(BaseSettings):
         "youtube_client_id",
         "youtube_client_secret",
         "etsy_client_id",
+        "etsy_shared_secret",
         "shopify_client_id",
         "shopify_client_secret",
         mode="before",

@@ -17,6 +17,7 @@ from autopack.fakes.store import FakeStore
 FAKES: Final[Mapping[str, str]] = {
     "alpaca": "autopack.fakes.alpaca",
     "shopify": "autopack.fakes.shopify",
+    "etsy": "autopack.fakes.etsy",
 }
 
 
