@@ -28,7 +28,7 @@ from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from fakes_support import running_fakes
-from policy_clearance import clear_policy
+from policy_support import clear_policy
 from shopify_support import (
     PRODUCT,
     SHOP,

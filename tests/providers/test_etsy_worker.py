@@ -35,7 +35,7 @@ from autopack.settings import Settings
 from conftest import invoke_cli, make_settings
 from credentials.cred_support import SECRET_KEY, FakeOAuth, connect, fake_oauth_process
 from fakes_support import FakesProcess, running_fakes
-from policy_clearance import clear_policy
+from policy_support import clear_policy
 
 pytestmark = pytest.mark.slow
 

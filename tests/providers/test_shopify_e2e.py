@@ -22,7 +22,7 @@ from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from conftest import invoke_cli
 from fakes_support import running_fakes
-from policy_clearance import clear_policy
+from policy_support import clear_policy
 from shopify_support import (
     API_KEY,
     PRODUCT,
