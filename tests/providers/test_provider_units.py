@@ -62,6 +62,7 @@ def test_every_part_is_a_required_field() -> None:
         "actions",
         "redaction_rules",
         "settings",
+        "policy_pages",
     }
     assert all(
         f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

@@ -3,7 +3,8 @@
 A provider is one package, ``autopack.providers.<name>``, whose ``UNIT`` is a
 :class:`ProviderUnit`: its adapter factory (or ``None``: no adapter yet), its
 credential profile (or ``None``: it needs no stored credential), its action
-catalogue with categories, its redaction rules and the settings it reads. Every
+catalogue with categories, its redaction rules, the settings it reads and
+the policy pages the policy monitor watches. Every
 field is required, so a unit cannot forget a part; the registry
 (``autopack.providers.registry.PROVIDERS``) lists the units.
 """
@@ -80,9 +81,9 @@ class ProviderUnit:
     settings: tuple[str, ...]
     # The provider's public terms and policy pages that the policy monitor watches
     # by default. Non-empty puts the provider under the policy gate: its publish
-    # and list actions wait for fresh, acknowledged snapshots. Empty (the default)
-    # means no policy monitor (the sandbox, the broker).
-    policy_pages: tuple[str, ...] = ()
+    # and list actions wait for fresh, acknowledged snapshots. Empty means no
+    # policy monitor (the sandbox, the broker).
+    policy_pages: tuple[str, ...]
 
     def __post_init__(self) -> None:
         profile = self.credential_profile

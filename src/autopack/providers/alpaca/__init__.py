@@ -63,4 +63,5 @@ UNIT = ProviderUnit(
     },
     redaction_rules=REDACTION_RULES,
     settings=(),
+    policy_pages=(),  # no policy monitor: its actions are not policy-gated
 )

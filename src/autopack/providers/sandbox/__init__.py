@@ -32,4 +32,5 @@ UNIT = ProviderUnit(
     },
     redaction_rules=(),
     settings=("sandbox_url",),
+    policy_pages=(),  # no policy monitor: its actions are not policy-gated
 )
