@@ -226,6 +226,8 @@ class ProposalBody(_Body):
 
 class ActionList(_Body):
     actions: list[ActionBody]
+    # Pass back as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class ChainProblem(_Body):
@@ -337,6 +339,8 @@ class ApprovalQueueItem(ApprovalBody):
 
 class ApprovalList(_Body):
     approvals: list[ApprovalQueueItem]
+    # Pass back as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 # -- halts ----------------------------------------------------------------------------

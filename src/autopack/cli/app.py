@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "approvals": "autopack.cli.approvals:app",
     "halt": "autopack.cli.halt:app",
     "principals": "autopack.cli.principals:app",
+    "notify": "autopack.cli.notify:app",
 }
 
 

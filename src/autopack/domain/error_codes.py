@@ -206,6 +206,14 @@ class ErrorCode(enum.StrEnum):
     IDENTITY_MISMATCH = "identity_mismatch"
     LAST_ADMIN = "last_admin"
 
+    # Notifications and list pages.
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"
+    WEBHOOK_NOT_CONFIGURED = "webhook_not_configured"
+    WEBHOOK_REJECTED = "webhook_rejected"
+    WEBHOOK_UNREACHABLE = "webhook_unreachable"
+    NOTIFICATION_NOT_FOUND = "notification_not_found"
+    INVALID_CURSOR = "invalid_cursor"
+
     @property
     def category(self) -> ErrorCategory:
         return CATALOGUE[self].category
@@ -396,6 +404,12 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
             _CONFLICT, "the same person approved already; the two-person rule needs another"
         ),
         _E.UNREADABLE_FILE: CodeEntry(_BAD, "a document cannot be read as UTF-8 text"),
+        _E.INVALID_WEBHOOK_URL: CodeEntry(_BAD, "a webhook URL that is not http(s)://host/..."),
+        _E.WEBHOOK_NOT_CONFIGURED: CodeEntry(_CONFIG, "no notification webhook or secret is set"),
+        _E.WEBHOOK_REJECTED: CodeEntry(_CHECK, "the webhook receiver answered other than 2xx"),
+        _E.WEBHOOK_UNREACHABLE: CodeEntry(_DOWN, "the webhook receiver cannot be reached"),
+        _E.NOTIFICATION_NOT_FOUND: CodeEntry(_MISSING, "no such dead notification"),
+        _E.INVALID_CURSOR: CodeEntry(_BAD, "a page cursor that this list did not hand out"),
     }
 )
 

@@ -35,7 +35,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -596,8 +596,10 @@ def worker_loop(
     stop: threading.Event | None = None,
     on_batch: Callable[[list[ActionRecord]], None] | None = None,
     reconcile: bool = False,
+    duties: Sequence[Callable[[threading.Event], object]] = (),
 ) -> int:
-    """Expire lapsed leases (or fully reconcile), execute what is claimable, repeat.
+    """Expire lapsed leases (or fully reconcile), execute what is claimable, run the
+    other duties (notifications), repeat.
 
     Returns how many actions ran."""
     stop = stop or threading.Event()
@@ -618,6 +620,9 @@ def worker_loop(
         total += len(done)
         if on_batch is not None and done:
             on_batch(done)
+        for duty in duties:
+            if not stop.is_set():
+                duty(stop)
         if once or stop.wait(poll_seconds):
             return total
     return total
