@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +55,8 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     statuses: deque[int] = field(default_factory=deque)
     hold_next: bool = False
+    # Called with each request before it is answered (e.g. to stop a deliverer).
+    on_request: Callable[[], None] | None = None
     held: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,7 +71,7 @@ class Receiver:
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server hook name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             with receiver.lock:
@@ -79,6 +81,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 hold = receiver.hold_next
                 receiver.hold_next = False
                 status = receiver.statuses.popleft() if receiver.statuses else 200
+            if receiver.on_request is not None:
+                receiver.on_request()
             if hold:
                 receiver.held.set()
                 receiver.release.wait(HOLD_SECONDS)
@@ -90,7 +94,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             except OSError:
                 pass  # the sender died while we held its request
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     return Handler
