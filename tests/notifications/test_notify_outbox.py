@@ -15,6 +15,9 @@ from receiver_support import SECRET, Receiver, running_receiver
 from sqlalchemy import func, select, text
 
 from autopack.domain.canonical import canonical_json
+from autopack.domain.error_codes import ErrorCode
+from autopack.domain.gates import GateResult, hold
+from autopack.domain.gates.pipeline import DISPATCH_GATES
 from autopack.domain.notifications import (
     KIND_HEADER,
     NotificationKind,
@@ -24,6 +27,7 @@ from autopack.domain.notifications import (
 from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.executor import Executor
+from autopack.services.gates import GateService
 from autopack.services.halts import HaltService
 from autopack.services.ledger import IntentRequest, LedgerService, make_store
 from autopack.services.notifications.delivery import (
@@ -494,3 +498,34 @@ def test_status_counts(rt: Runtime, receiver: Receiver) -> None:
     with rt.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(NOTIFICATIONS)).scalar_one() == 2
     assert receiver.ids() == []
+
+
+class _MaintenanceGate:
+    """A gate a later capability might add: it holds every action (no SQL pre-filter
+    knows about it, so only the claim's pipeline run sees the hold)."""
+
+    name = "maintenance"
+
+    def check(self, facts: Any) -> GateResult:
+        return hold("maintenance", ErrorCode.HALTED, "maintenance gate holds everything")
+
+
+def test_a_hold_found_by_the_claim_is_notified_once(rt: Runtime, receiver: Receiver) -> None:
+    record = propose(rt, "n-claim-held")
+    approve(rt, record)
+    executor = Executor(rt)
+    executor.gates = GateService(executor.store, gates=(*DISPATCH_GATES, _MaintenanceGate()))
+    assert executor.claim() is None
+    assert executor.claim() is None  # polled again: the same hold, nothing new
+    held = [r for r in outbox_rows(rt) if r["kind"] == "action_held"]
+    assert len(held) == 1
+    assert held[0]["subject"] == "n-claim-held"
+    notifier = duty(rt)
+    try:
+        notifier.deliverer.drain()
+    finally:
+        notifier.close()
+    bodies = [r.json for r in receiver.requests if r.headers[KIND_HEADER.lower()] == "action_held"]
+    assert len(bodies) == 1
+    assert isinstance(bodies[0], dict)
+    assert bodies[0]["data"]["gate"] == "maintenance"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -106,6 +107,9 @@ def _wait(condition: object, what: str, log: Path, timeout: float = 40.0) -> Non
 
 
 def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM once the worker is polling (its handlers installed), expect exit 0."""
+    name = f"autopack worker {socket.gethostname()[:24]}-{proc.pid}: polling"
+    _wait(lambda: name in log.read_text(errors="replace"), "the worker to start", log)
     proc.send_signal(signal.SIGTERM)
     try:
         code = proc.wait(timeout=30)

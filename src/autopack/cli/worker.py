@@ -120,14 +120,18 @@ def worker(
         executor = Executor(rt, worker=name, lease_seconds=lease_seconds)
         check_lease(lease_seconds, executor)
         grace = executor.longest_request_seconds() + STOP_MARGIN_SECONDS
-        log_redaction = install_log_redaction(LiveRedactorSource(rt.log_redactor))
         # Notifications ride along each pass when a webhook is configured.
         notify = notification_duty(rt, owner=name)
-        if not once:
-            err(f"autopack worker {name}: polling every {poll_seconds}s (Ctrl-C stops)")
+        if notify is not None:
+            # A stop also lets the delivery in flight finish and be recorded.
+            grace = max(grace, notify.deliverer.lease_seconds)
+        log_redaction = install_log_redaction(LiveRedactorSource(rt.log_redactor))
         stop = threading.Event()
         try:
             with stop_on_signals(stop, grace):
+                if not once:
+                    # Printed once the stop signals are handled: from here a stop is graceful.
+                    err(f"autopack worker {name}: polling every {poll_seconds}s (Ctrl-C stops)")
                 total = worker_loop(
                     executor,
                     once=once,

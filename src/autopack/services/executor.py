@@ -206,6 +206,9 @@ class Executor:
                 decision = self.gates.decide_stored(conn, row, now)
                 if decision.verdict is Verdict.HOLD:
                     passed.add(row["idempotency_key"])
+                    if self.store.outbox is not None:
+                        # Once per (action, reason): a repeat is a no-op insert.
+                        self.store.outbox.action_held(conn, row, decision, now, self.store.redactor)
                     continue
                 if decision.verdict is Verdict.REFUSE:
                     self._refuse_claim(conn, row, decision, now)

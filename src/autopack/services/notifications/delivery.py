@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
 
+from autopack.db.engine import read_only
 from autopack.domain.canonical import format_utc, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import CheckFailedError, NotFoundError, UnavailableError
@@ -268,7 +269,7 @@ def status_report(runtime: Runtime, *, listed: int = DEAD_LISTED) -> dict[str, A
     """Counts by status (pending split into waiting and in flight) and the dead rows."""
     now = runtime.clock()
     counts = {s.value: 0 for s in DeliveryStatus}
-    with runtime.engine.connect() as conn:
+    with read_only(runtime.engine) as conn:
         for status, n in conn.execute(select(N.c.status, func.count()).group_by(N.c.status)):
             counts[str(status)] = int(n)
         in_flight = conn.execute(

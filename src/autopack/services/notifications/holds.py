@@ -21,14 +21,10 @@ from typing import Any, Final
 
 from sqlalchemy import select
 
-from autopack.domain.gates import ActionFacts, GateFacts, Verdict
+from autopack.domain.gates import ActionFacts, Decision, GateFacts, Verdict
 from autopack.domain.gates.pipeline import decide
 from autopack.domain.ledger import CLAIMABLE
-from autopack.domain.notifications import (
-    NotificationKind,
-    action_held_key,
-    notification_id,
-)
+from autopack.domain.notifications import action_held_key, notification_id
 from autopack.services.gates import GateService
 from autopack.services.ledger.records import ACTIONS
 from autopack.services.notifications.outbox import NOTIFICATIONS, Outbox
@@ -65,11 +61,11 @@ class HoldScanner:
         )
         return list(conn.execute(query).mappings().all())
 
-    def pending_holds(self) -> list[tuple[str, dict[str, Any]]]:
-        """(dedupe key, notification data) of every held action whose current reason
-        has no notification yet."""
+    def pending_holds(self) -> list[tuple[Any, Decision]]:
+        """(action row, decision) of every held action whose current reason has no
+        notification yet."""
         now = self.store.rt.clock()
-        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        found: dict[str, tuple[Any, Decision]] = {}
         with self.store.read() as conn:
             rows = self._held_rows(conn)
             facts: dict[tuple[str, str], Any] = {}
@@ -102,22 +98,8 @@ class HoldScanner:
                 )
                 if decision.verdict is not Verdict.HOLD or decision.reason is None:
                     continue
-                first = decision.blocking[0]
-                key = action_held_key(row["idempotency_key"], decision.reason)
-                found[notification_id(key)] = (
-                    key,
-                    {
-                        "key": row["idempotency_key"],
-                        "provider": row["provider"],
-                        "action": row["action"],
-                        "account": row["account"],
-                        "project": row["project"],
-                        "status": row["status"],
-                        "gate": first.gate,
-                        "code": None if first.code is None else first.code.value,
-                        "reason": decision.reason,
-                    },
-                )
+                ident = notification_id(action_held_key(row["idempotency_key"], decision.reason))
+                found[ident] = (row, decision)
             if not found:
                 return []
             written = set(
@@ -137,14 +119,6 @@ class HoldScanner:
         now = self.store.rt.clock()
         redactor = self.store.redactor
         with self.store.tx() as conn:
-            for dedupe_key, data in new:
-                self.outbox.enqueue(
-                    conn,
-                    kind=NotificationKind.ACTION_HELD,
-                    dedupe_key=dedupe_key,
-                    subject=str(data["key"]),
-                    data=data,
-                    now=now,
-                    redactor=redactor,
-                )
+            for row, decision in new:
+                self.outbox.action_held(conn, row, decision, now, redactor)
         return len(new)

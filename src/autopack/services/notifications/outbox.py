@@ -20,9 +20,11 @@ from sqlalchemy import Connection, Table
 from autopack.db.models import NotificationRow
 from autopack.db.types import sqlite_datetime_text
 from autopack.domain.canonical import canonical_json, format_utc
+from autopack.domain.gates import Decision, Verdict
 from autopack.domain.notifications import (
     DeliveryStatus,
     NotificationKind,
+    action_held_key,
     approval_pending_key,
     halt_engaged_key,
     needs_attention_key,
@@ -198,6 +200,41 @@ class Outbox:
                 "reason": halt["reason"],
                 "engaged_by": halt["engaged_by"],
                 "engaged_at": format_utc(halt["engaged_at"]),
+            },
+            now=now,
+            redactor=redactor,
+        )
+
+    def action_held(
+        self,
+        conn: Connection | Any,
+        row: Mapping[Any, Any],
+        decision: Decision,
+        now: datetime,
+        redactor: Redactor | None = None,
+    ) -> str | None:
+        """A gate holds an approved action: one notification per (action, reason).
+        None (nothing written) when the decision is not a hold."""
+        reason = decision.reason
+        if decision.verdict is not Verdict.HOLD or reason is None:
+            return None
+        first = decision.blocking[0]
+        key = str(row["idempotency_key"])
+        return self.enqueue(
+            conn,
+            kind=NotificationKind.ACTION_HELD,
+            dedupe_key=action_held_key(key, reason),
+            subject=key,
+            data={
+                "key": key,
+                "provider": row["provider"],
+                "action": row["action"],
+                "account": row["account"],
+                "project": row["project"],
+                "status": row["status"],
+                "gate": first.gate,
+                "code": None if first.code is None else first.code.value,
+                "reason": reason,
             },
             now=now,
             redactor=redactor,
