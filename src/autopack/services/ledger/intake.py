@@ -316,9 +316,7 @@ class Intake:
         if outbox is not None and not auto:
             # In the intent's write transaction: the approval and its notification
             # commit together.
-            outbox.approval_pending(
-                db, {**approval, "id": approval_id}, [row], now, self.store.redactor
-            )
+            outbox.approval_pending(db, {**approval, "id": approval_id}, [row], now)
         return row
 
     def record_intent(

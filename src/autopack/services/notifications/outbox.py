@@ -86,11 +86,20 @@ class Outbox:
         data: Mapping[Any, Any],
         now: datetime,
         redactor: Redactor | None = None,
+        trusted: bool = False,
     ) -> str:
         """Write one notification in the caller's transaction; returns its id. The
-        same ``dedupe_key`` written again (a retry, another process) adds nothing."""
-        chosen = redactor if redactor is not None else self._redactor()
-        payload = canonical_json(chosen.redact_value(dict(data))).decode("utf-8")
+        same ``dedupe_key`` written again (a retry, another process) adds nothing.
+
+        ``data`` is redacted first unless ``trusted``: built by the ledger from the
+        values its own rows hold in clear (validated names, keys, hashes, times), as
+        the ledger's trusted event data is. Every body is redacted again when it is
+        sent, so nothing leaves unmasked either way."""
+        if trusted:
+            payload = canonical_json(dict(data)).decode("utf-8")
+        else:
+            chosen = redactor if redactor is not None else self._redactor()
+            payload = canonical_json(chosen.redact_value(dict(data))).decode("utf-8")
         ident = notification_id(dedupe_key)
         when = self._when(now)
         params = (
@@ -119,9 +128,10 @@ class Outbox:
         approval: Mapping[Any, Any],
         actions: Sequence[Mapping[Any, Any]],
         now: datetime,
-        redactor: Redactor | None = None,
     ) -> str:
-        """A new approval waits for a person (a proposal, or a batch)."""
+        """A new approval waits for a person (a proposal, or a batch). Its data is the
+        approval's and actions' ids, names, hashes and times only (trusted: written
+        on the propose hot path without a redaction pass; redacted when sent)."""
         approval_id = int(approval["id"])
         return self.enqueue(
             conn,
@@ -149,7 +159,7 @@ class Outbox:
                 ],
             },
             now=now,
-            redactor=redactor,
+            trusted=True,
         )
 
     def needs_attention(
