@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 
 from autopack.domain.canonical import canonical_json
 from autopack.domain.error_codes import ErrorCode
-from autopack.domain.gates import GateResult, hold
+from autopack.domain.gates import CredentialRequirement, GateResult, hold
 from autopack.domain.gates.pipeline import DISPATCH_GATES
 from autopack.domain.notifications import (
     KIND_HEADER,
@@ -37,6 +37,7 @@ from autopack.services.notifications.delivery import (
     retry_dead,
     status_report,
 )
+from autopack.services.notifications.holds import HoldScanner
 from autopack.services.notifications.outbox import NOTIFICATIONS
 from autopack.services.notifications.webhook import WebhookClient
 from autopack.services.runtime import build_runtime
@@ -181,17 +182,30 @@ def test_a_new_hold_reason_is_a_new_notification_and_credentials_hold_too(
     try:
         assert notifier.holds.scan() == 1
         HaltService(rt).release(first["id"], actor="alice")
-        HaltService(rt).engage("account:sandbox/default", reason="second", actor="alice")
+        second = HaltService(rt).engage("account:sandbox/default", reason="second", actor="alice")
         assert notifier.holds.scan() == 1  # another halt: another reason
         assert notifier.holds.scan() == 0
+        HaltService(rt).release(second["id"], actor="alice")
+        assert notifier.holds.scan() == 0  # no longer held: nothing to say
+        # A provider whose accounts need a stored API key holds the action until
+        # one is added (the credentials gate).
+        store = notifier.holds.store
+        keyed = HoldScanner(
+            notifier.holds.outbox,
+            GateService(store, requirements={"sandbox": CredentialRequirement.API_KEY}),
+        )
+        assert keyed.scan() == 1
+        assert keyed.scan() == 0
         notifier.deliverer.drain()
     finally:
         notifier.close()
     held = [r for r in receiver.requests if r.headers[KIND_HEADER.lower()] == "action_held"]
-    assert len(held) == 2
-    reasons = [r.json["data"]["reason"] for r in held if isinstance(r.json, dict)]
-    assert "first" in reasons[0]
-    assert "second" in reasons[1]
+    assert len(held) == 3
+    data = [r.json["data"] for r in held if isinstance(r.json, dict)]
+    assert "first" in data[0]["reason"]
+    assert "second" in data[1]["reason"]
+    assert data[2]["code"] == "credentials_missing"
+    assert data[2]["gate"] == "credentials"
 
 
 def test_a_batch_approval_notifies_and_a_rolled_back_cause_writes_nothing(
