@@ -22,7 +22,6 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
 
@@ -340,12 +339,6 @@ def notification_duty(runtime: Runtime, *, owner: str) -> NotificationDuty | Non
     )
 
 
-def webhook_origin(url: str) -> str:
-    """scheme://host[:port] of a webhook: its path may itself be a secret (Slack's are)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def send_test(runtime: Runtime, *, url: str | None = None) -> dict[str, Any]:
     """Post one signed ``test`` notification now (not through the outbox); raises
     ``webhook_rejected`` (non-2xx) or ``webhook_unreachable`` (no answer)."""
@@ -361,7 +354,7 @@ def send_test(runtime: Runtime, *, url: str | None = None) -> dict[str, Any]:
         result = webhook.post(body)
     finally:
         webhook.close()
-    origin = webhook_origin(webhook.url)
+    origin = webhook.origin  # its path may itself be a secret (Slack's are)
     if result.status_code is None:
         error = runtime.redactor().redact_text(result.error or "no answer")
         raise UnavailableError(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -102,6 +103,12 @@ class WebhookClient:
             transport=transport,
         )
 
+    @property
+    def origin(self) -> str:
+        """scheme://host[:port]: what may be shown of the webhook."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
     def close(self) -> None:
         self._client.close()
 
@@ -120,7 +127,9 @@ class WebhookClient:
         try:
             response = self._client.post(self.url, content=content, headers=headers)
         except httpx.HTTPError as exc:
-            return WebhookResult(False, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT])
+            # The URL's path may be a secret (Slack's are): never in a recorded error.
+            text = f"{type(exc).__name__}: {exc}".replace(self.url, self.origin)
+            return WebhookResult(False, None, text[:MAX_ERROR_TEXT])
         if 200 <= response.status_code < 300:
             return WebhookResult(True, response.status_code, None)
         return WebhookResult(
