@@ -262,6 +262,8 @@ class ProposalBody(_Body):
 
 class ActionList(_Body):
     actions: list[ActionBody]
+    # Pass back as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class ChainProblem(_Body):
@@ -373,6 +375,8 @@ class ApprovalQueueItem(ApprovalBody):
 
 class ApprovalList(_Body):
     approvals: list[ApprovalQueueItem]
+    # Pass back as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 # -- halts ----------------------------------------------------------------------------

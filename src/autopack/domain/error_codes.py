@@ -231,6 +231,13 @@ class ErrorCode(enum.StrEnum):
     POLICY_PAGE_NOT_FOUND = "policy_page_not_found"
     POLICY_ACK_MISMATCH = "policy_ack_mismatch"
     POLICY_FETCH_FAILED = "policy_fetch_failed"
+    # Notifications and list pages.
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"
+    WEBHOOK_NOT_CONFIGURED = "webhook_not_configured"
+    WEBHOOK_REJECTED = "webhook_rejected"
+    WEBHOOK_UNREACHABLE = "webhook_unreachable"
+    NOTIFICATION_NOT_FOUND = "notification_not_found"
+    INVALID_CURSOR = "invalid_cursor"
 
     @property
     def category(self) -> ErrorCategory:
@@ -453,6 +460,12 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
             _CONFLICT, "the acknowledged pair is not the provider's pending policy change"
         ),
         _E.POLICY_FETCH_FAILED: CodeEntry(_DOWN, "a policy page could not be fetched"),
+        _E.INVALID_WEBHOOK_URL: CodeEntry(_BAD, "a webhook URL that is not http(s)://host/..."),
+        _E.WEBHOOK_NOT_CONFIGURED: CodeEntry(_CONFIG, "no notification webhook or secret is set"),
+        _E.WEBHOOK_REJECTED: CodeEntry(_CHECK, "the webhook receiver answered other than 2xx"),
+        _E.WEBHOOK_UNREACHABLE: CodeEntry(_DOWN, "the webhook receiver cannot be reached"),
+        _E.NOTIFICATION_NOT_FOUND: CodeEntry(_MISSING, "no such dead notification"),
+        _E.INVALID_CURSOR: CodeEntry(_BAD, "a page cursor that this list did not hand out"),
     }
 )
 

@@ -18,7 +18,7 @@ from autopack.services.gates import GateService
 from autopack.services.ledger.audit import Audit
 from autopack.services.ledger.intake import Intake
 from autopack.services.ledger.operator import OperatorActions
-from autopack.services.ledger.reads import LedgerReads
+from autopack.services.ledger.reads import ActionPage, LedgerReads
 from autopack.services.ledger.records import (
     DEFAULT_LIST_LIMIT,
     ActionRecord,
@@ -71,6 +71,25 @@ class LedgerService:
     ) -> list[ActionRecord]:
         return self.reads.list(
             status, project=project, run_id=run_id, limit=limit, requested_by=requested_by
+        )
+
+    def page(
+        self,
+        status: str | None = None,
+        *,
+        project: str | None = None,
+        run_id: str | None = None,
+        limit: int = DEFAULT_LIST_LIMIT,
+        requested_by: str | None = None,
+        cursor: str | None = None,
+    ) -> ActionPage:
+        return self.reads.page(
+            status,
+            project=project,
+            run_id=run_id,
+            limit=limit,
+            requested_by=requested_by,
+            cursor=cursor,
         )
 
     def show(self, key: str) -> dict[str, Any]:
