@@ -121,6 +121,26 @@ class Settings(BaseSettings):
         default=None, description="Shopify app API secret key."
     )
 
+    policy_freshness_days: float = Field(
+        default=7,
+        gt=0,
+        le=365,
+        description="Policy monitor: how old a provider's last successful policy check may "
+        "be before its publish and list actions are held (`autopack policy fetch` renews it).",
+    )
+    policy_fetch_timeout_seconds: float = Field(
+        default=20,
+        gt=0,
+        le=300,
+        description="Policy monitor: connect and read timeout of one policy page request.",
+    )
+    policy_max_page_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        description="Policy monitor: largest policy page body read; a larger page is a "
+        "failed fetch (the snapshot does not become fresh).",
+    )
     alpaca_paper_url: str = Field(
         default="https://paper-api.alpaca.markets",
         description="Base URL the Alpaca adapter sends paper-environment requests to "

@@ -100,4 +100,5 @@ UNIT = ProviderUnit(
         ),
     },
     packet=None,
+    policy_pages=(),
 )

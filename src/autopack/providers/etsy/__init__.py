@@ -46,4 +46,10 @@ UNIT = ProviderUnit(
     settings=("etsy_client_id",),
     wire={},
     packet=PACKET_PROFILE,
+    policy_pages=(
+        "https://www.etsy.com/legal/terms-of-use",
+        "https://www.etsy.com/legal/sellers",
+        "https://www.etsy.com/legal/prohibited",
+        "https://www.etsy.com/legal/creativity",
+    ),
 )

@@ -55,4 +55,9 @@ UNIT = ProviderUnit(
     settings=("shopify_client_id", "shopify_client_secret"),
     wire={},
     packet=PACKET_PROFILE,
+    policy_pages=(
+        "https://www.shopify.com/legal/terms",
+        "https://www.shopify.com/legal/aup",
+        "https://www.shopify.com/legal/api-terms",
+    ),
 )
