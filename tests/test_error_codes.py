@@ -141,6 +141,8 @@ PINNED = {
     "bad_registry": "invalid_input",
     "not_a_git_repo": "invalid_input",
     "unreadable_file": "invalid_input",
+    "invalid_session": "unauthenticated",
+    "csrf_token_invalid": "forbidden",
     "bad_format": "invalid_input",
     "missing_section": "invalid_input",
     "exists": "invalid_input",

@@ -160,6 +160,10 @@ class ErrorCode(enum.StrEnum):
     BAD_REGISTRY = "bad_registry"
     NOT_A_GIT_REPO = "not_a_git_repo"
     UNREADABLE_FILE = "unreadable_file"
+
+    # Console sessions.
+    INVALID_SESSION = "invalid_session"
+    CSRF_TOKEN_INVALID = "csrf_token_invalid"  # noqa: S105 - an error code, not a secret
     BAD_FORMAT = "bad_format"
     MISSING_SECTION = "missing_section"
     EXISTS = "exists"
@@ -396,6 +400,13 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
             _CONFLICT, "the same person approved already; the two-person rule needs another"
         ),
         _E.UNREADABLE_FILE: CodeEntry(_BAD, "a document cannot be read as UTF-8 text"),
+        _E.INVALID_SESSION: CodeEntry(
+            _AUTH, "the console session cookie is unknown, expired or ended: log in again"
+        ),
+        _E.CSRF_TOKEN_INVALID: CodeEntry(
+            ErrorCategory.FORBIDDEN,
+            "a write with a session cookie lacks the matching X-CSRF-Token header",
+        ),
     }
 )
 
