@@ -28,10 +28,7 @@ def _locations(conf: str) -> dict[str, str]:
 
 
 def _headers(block: str) -> dict[str, str]:
-    return {
-        name: value
-        for name, value in re.findall(r'add_header\s+(\S+)\s+"([^"]*)"\s+always;', block)
-    }
+    return dict(re.findall(r'add_header\s+(\S+)\s+"([^"]*)"\s+always;', block))
 
 
 def test_every_nginx_location_sends_the_api_security_headers() -> None:
@@ -75,7 +72,8 @@ def _stages() -> list[list[tuple[str, str]]]:
 
 def test_dockerfile_frontend_builds_the_vite_output_into_nginx() -> None:
     build, serve = _stages()
-    assert build[0][1].startswith("node:") and build[0][1].endswith(" AS build")
+    assert build[0][1].startswith("node:")
+    assert build[0][1].endswith(" AS build")
     runs = [args for word, args in build if word == "RUN"]
     assert runs[0].startswith("npm ci")
     assert "npm run build" in runs

@@ -7,8 +7,9 @@ import { Diff } from "../components/Diff";
 import { Empty, ErrorView, Loading } from "../components/States";
 import { pretty, short, sortedPretty, when } from "../components/format";
 
-// The first page the API gives (oldest first); more wait behind these.
-export const INBOX_LIMIT = 200;
+// The oldest pending approvals, one page of the API's list (oldest first): a
+// person decides from the top, and a short page keeps the first paint fast.
+export const INBOX_LIMIT = 50;
 
 function TwoPerson({ approval, decisions }: { approval: Approval; decisions: ApprovalDetail["decisions"] | null }): JSX.Element {
   const approvals = (decisions ?? []).filter((d) => d.decision === "approved");
@@ -272,6 +273,12 @@ export function Inbox(): JSX.Element {
         {approvals.length === 0 ? (
           <Empty>Nothing waits for a person. New approvals appear here.</Empty>
         ) : (
+          <>
+          {approvals.length >= INBOX_LIMIT ? (
+            <p className="hint" role="status">
+              Showing the {INBOX_LIMIT} oldest; more wait behind these and appear as these are decided.
+            </p>
+          ) : null}
           <ul className="rows" aria-label="Pending approvals">
             {approvals.map((a) => (
               <li key={a.id} className={a.id === openId ? "row open" : "row"} data-testid="approval-row">
@@ -295,6 +302,7 @@ export function Inbox(): JSX.Element {
               </li>
             ))}
           </ul>
+          </>
         )}
       </section>
       <section className="detail" aria-label="Approval detail">
