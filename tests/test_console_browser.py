@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -24,10 +24,13 @@ import pytest
 from console_support import LOG_FAILURES, REPO, chromium, console_stack, require_browser
 from sandbox_support import running_sandbox
 
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def _propose(url: str, key: str, idem: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +86,14 @@ def test_operator_console_end_to_end(tmp_path: Path, database_url: str) -> None:
         # -- the operator: log in with the keyboard, read the render, approve -----------
         context = browser.new_context(viewport=DESKTOP)
         page = context.new_page()
+        # The CSP has no unsafe-inline: a refused script or style would show here.
+        refused_by_csp: list[str] = []
+        page.on(
+            "console",
+            lambda m: (
+                refused_by_csp.append(m.text) if "Content Security Policy" in m.text else None
+            ),
+        )
         page.goto(stack.url + "/")
         _shoot(page, shots, "login")
         page.get_by_label("API key").focus()
@@ -203,6 +214,18 @@ def test_operator_console_end_to_end(tmp_path: Path, database_url: str) -> None:
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         _shoot(page, shots, "phone-inbox")
 
+        # -- an admin sees credential health (never a secret) ----------------------------
+        admin = stack.cli("principals", "add", "ops-admin", "--role", "admin", "--json")
+        admin_context = browser.new_context(viewport=DESKTOP)
+        admin_page = admin_context.new_page()
+        admin_page.goto(stack.url + "/#/credentials")
+        admin_page.get_by_label("API key").fill(admin["api_key"])
+        admin_page.get_by_role("button", name="Sign in").click()
+        expect(admin_page.get_by_role("heading", name="Credentials health")).to_be_visible()
+        expect(admin_page.get_by_text("No credentials are stored")).to_be_visible()
+        _shoot(admin_page, shots, "credentials")
+        admin_context.close()
+
         # -- logout ends the session at once -----------------------------------------------
         token = next(c["value"] for c in context.cookies() if c["name"] == "autopack_session")
         page.get_by_role("button", name="Sign out").click()
@@ -213,10 +236,11 @@ def test_operator_console_end_to_end(tmp_path: Path, database_url: str) -> None:
         assert replay.status_code == 401
         context.close()
 
+        assert refused_by_csp == []
         logs = stack.log_text()
         for failure in LOG_FAILURES:
             assert failure not in logs, logs[-3000:]
-        for secret in (op_key, agent_key, token, stack.env["AUTOPACK_API_KEY"]):
+        for secret in (op_key, agent_key, admin["api_key"], token, stack.env["AUTOPACK_API_KEY"]):
             assert secret not in logs
     target = os.environ.get("CONSOLE_SCREENSHOTS")
     if target:
