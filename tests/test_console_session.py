@@ -260,5 +260,14 @@ def test_the_built_console_is_served_with_security_headers(
         rt.close()
 
 
-def test_without_a_build_slash_is_the_api(client: TestClient) -> None:
-    assert client.get("/").status_code == 401
+def test_without_a_build_slash_is_the_api(workspace: Path, database_url: str) -> None:
+    missing = workspace / "no-console-here"
+    rt = build_runtime(
+        make_settings(workspace, database_url, api_key=BOOTSTRAP, console_dir=missing)
+    )
+    try:
+        with TestClient(create_app(runtime=rt), raise_server_exceptions=False) as client:
+            assert client.get("/").status_code == 401
+            assert client.get("/", headers={"X-API-Key": BOOTSTRAP}).status_code == 404
+    finally:
+        rt.close()

@@ -77,7 +77,7 @@ class ApiKeyMiddleware:
             if actor is None:
                 await _refuse(send, 401, ErrorCode.INVALID_API_KEY, "the X-API-Key header is wrong")
                 return
-            await self._pass(scope, receive, send, actor, "api_key")
+            await self._pass(scope, receive, send, actor, "api_key", None)
             return
         cookies = cookie_parser(_header(scope, "cookie").decode("latin-1"))
         token = cookies.get(SESSION_COOKIE)
@@ -109,14 +109,21 @@ class ApiKeyMiddleware:
                 f"equal to the {CSRF_COOKIE} cookie",
             )
             return
-        await self._pass(scope, receive, send, session.actor, "session")
+        await self._pass(scope, receive, send, session.actor, "session", session.expires_at)
 
     async def _pass(
-        self, scope: Scope, receive: Receive, send: Send, actor: Actor, how: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        actor: Actor,
+        how: str,
+        expires_at: str | None,
     ) -> None:
         state = scope.setdefault("state", {})
         state["actor"] = actor
-        state["authenticated_by"] = how
+        state["authenticated_by"] = how  # "api_key" or "session" (GET /api/session says which)
+        state["session_expires_at"] = expires_at
         await self._app(scope, receive, send)
 
 
