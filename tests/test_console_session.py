@@ -91,12 +91,24 @@ def test_only_hashes_are_stored(client: TestClient, runtime: Runtime) -> None:
     assert client.cookies.get(CSRF_COOKIE) not in rows[0]
 
 
-def test_wrong_or_bootstrap_key_opens_no_session(client: TestClient) -> None:
-    for key in ("apk_000000000000_" + "a" * 43, BOOTSTRAP, "x"):
-        answer = client.post("/api/session", json={"api_key": key})
+def test_wrong_or_bootstrap_key_opens_no_session(client: TestClient, runtime: Runtime) -> None:
+    key = _key(runtime, "alice", "operator")
+    PrincipalService(runtime).rotate_key("alice", actor=cli_actor("t"))
+    for wrong in ("apk_000000000000_" + "a" * 43, key[:-1] + ("b" if key[-1] != "b" else "c"), key):
+        answer = client.post("/api/session", json={"api_key": wrong})
         assert answer.status_code == 401
         assert answer.json()["error"]["code"] == "invalid_api_key"
+    for shapeless in (BOOTSTRAP, "x", ""):
+        answer = client.post("/api/session", json={"api_key": shapeless})
+        assert answer.status_code == 400
+        assert answer.json()["error"]["code"] == "not_a_principal_key"
+        assert "bootstrap key" in answer.json()["error"]["message"]
     assert client.post("/api/session", json={}).status_code == 422
+    garbled = client.post(
+        "/api/session", content=b"\x80\x81", headers={"Content-Type": "application/json"}
+    )
+    assert garbled.status_code == 400  # declared: a body that is not JSON is refused
+    assert client.cookies.get(SESSION_COOKIE) is None
 
 
 def test_writes_with_the_cookie_need_the_csrf_header(client: TestClient, runtime: Runtime) -> None:

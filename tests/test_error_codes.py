@@ -143,6 +143,7 @@ PINNED = {
     "unreadable_file": "invalid_input",
     "invalid_session": "unauthenticated",
     "csrf_token_invalid": "forbidden",
+    "not_a_principal_key": "invalid_input",
     "bad_format": "invalid_input",
     "missing_section": "invalid_input",
     "exists": "invalid_input",

@@ -42,7 +42,9 @@ def _set_cookies(request: Request, response: Response, token: str, csrf: str) ->
     "/session",
     status_code=201,
     response_model=SessionOpened,
-    responses=error_responses(ErrorCode.INVALID_API_KEY, protected=False, validated=True),
+    responses=error_responses(
+        ErrorCode.NOT_A_PRINCIPAL_KEY, ErrorCode.INVALID_API_KEY, protected=False, validated=True
+    ),
 )
 def log_in(body: Login, request: Request, response: Response, rt: RuntimeDep) -> dict[str, object]:
     opened = SessionService(rt).open(body.api_key)

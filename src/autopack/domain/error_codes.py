@@ -164,6 +164,7 @@ class ErrorCode(enum.StrEnum):
     # Console sessions.
     INVALID_SESSION = "invalid_session"
     CSRF_TOKEN_INVALID = "csrf_token_invalid"  # noqa: S105 - an error code, not a secret
+    NOT_A_PRINCIPAL_KEY = "not_a_principal_key"
     BAD_FORMAT = "bad_format"
     MISSING_SECTION = "missing_section"
     EXISTS = "exists"
@@ -406,6 +407,10 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         _E.CSRF_TOKEN_INVALID: CodeEntry(
             ErrorCategory.FORBIDDEN,
             "a write with a session cookie lacks the matching X-CSRF-Token header",
+        ),
+        _E.NOT_A_PRINCIPAL_KEY: CodeEntry(
+            _BAD,
+            "a login key not shaped like a principal key (apk_...), e.g. the bootstrap key",
         ),
     }
 )

@@ -17,7 +17,7 @@ from autopack.db.engine import read_only
 from autopack.db.models import ApiKeyRow, ConsoleSessionRow, PrincipalRow
 from autopack.domain.canonical import format_utc
 from autopack.domain.error_codes import ErrorCode
-from autopack.domain.errors import AuthenticationError
+from autopack.domain.errors import AuthenticationError, InvalidInputError
 from autopack.domain.principals import Actor, Role, Via, parse_key
 from autopack.domain.sessions import (
     SESSION_ENTROPY_BYTES,
@@ -60,13 +60,17 @@ class SessionService:
 
     def open(self, api_key: str) -> OpenedSession:
         """A new session for the principal whose live key this is."""
-        actor = self.principals.authenticate(api_key)
         parsed = parse_key(api_key)
-        if actor is None or parsed is None or actor.principal_id is None:
+        if parsed is None:
+            raise InvalidInputError(
+                "that is not a principal's API key (apk_...): the bootstrap key cannot open "
+                "a console session; create a principal with `autopack principals add`",
+                code=ErrorCode.NOT_A_PRINCIPAL_KEY,
+            )
+        actor = self.principals.authenticate(api_key)
+        if actor is None or actor.principal_id is None:
             raise AuthenticationError(
-                "that is not a live principal's API key (the bootstrap key cannot open a "
-                "console session: create a principal with `autopack principals add`)",
-                code=ErrorCode.INVALID_API_KEY,
+                "that principal key is unknown, wrong or revoked", code=ErrorCode.INVALID_API_KEY
             )
         fresh = new_session(self.rt.entropy(SESSION_ENTROPY_BYTES))
         now = self.rt.clock()
