@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         description="Largest request body the API reads; a larger one is refused with "
         "413 before it is read.",
     )
+    console_dir: Path = Field(
+        default=Path("dist/console"),
+        description="Where `npm run build` writes the operator console; the API serves "
+        "it at / when its index.html exists. Relative paths are resolved from the "
+        "current directory.",
+    )
 
     sandbox_url: str = Field(
         default=f"http://{DEFAULT_HOST}:{DEFAULT_SANDBOX_PORT}",

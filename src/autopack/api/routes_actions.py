@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autopack.api.deps import ActorDep, ApprovalsDep, LedgerDep, ReconcilerDep, acting
 from autopack.api.schemas import (
+    NOT_MODIFIED,
     ActionBody,
     ActionDetail,
     ActionList,
@@ -151,12 +152,15 @@ def propose_action(body: NewAction, ledger: LedgerDep, actor: ActorDep) -> dict[
 @router.get(
     "/actions",
     response_model=ActionList,
-    responses=error_responses(
-        ErrorCode.INVALID_STATUS,
-        ErrorCode.INVALID_IDENTIFIER,
-        ErrorCode.INVALID_CURSOR,
-        validated=True,
-    ),
+    responses={
+        **NOT_MODIFIED,
+        **error_responses(
+            ErrorCode.INVALID_STATUS,
+            ErrorCode.INVALID_IDENTIFIER,
+            ErrorCode.INVALID_CURSOR,
+            validated=True,
+        ),
+    },
 )
 def list_actions(
     ledger: LedgerDep,
@@ -277,9 +281,12 @@ def resolve_action(
 @router.get(
     "/approvals",
     response_model=ApprovalList,
-    responses=error_responses(
-        ErrorCode.FORBIDDEN, ErrorCode.INVALID_STATUS, ErrorCode.INVALID_CURSOR, validated=True
-    ),
+    responses={
+        **NOT_MODIFIED,
+        **error_responses(
+            ErrorCode.FORBIDDEN, ErrorCode.INVALID_STATUS, ErrorCode.INVALID_CURSOR, validated=True
+        ),
+    },
 )
 def list_approvals(
     approvals: ApprovalsDep,

@@ -445,3 +445,22 @@ class NotificationRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_notifications_status_next", "status", "next_attempt_at"),)
+
+
+class ConsoleSessionRow(Base):
+    """A console login: a principal's API key exchanged for a session. Only the
+    SHA-256 of the session and CSRF tokens is stored."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"))
+    # The key that opened the session: revoking or rotating it ends the session.
+    key_id: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_console_sessions_principal_id", "principal_id"),)

@@ -174,6 +174,11 @@ class ErrorCode(enum.StrEnum):
     BAD_REGISTRY = "bad_registry"
     NOT_A_GIT_REPO = "not_a_git_repo"
     UNREADABLE_FILE = "unreadable_file"
+
+    # Console sessions.
+    INVALID_SESSION = "invalid_session"
+    CSRF_TOKEN_INVALID = "csrf_token_invalid"  # noqa: S105 - an error code, not a secret
+    NOT_A_PRINCIPAL_KEY = "not_a_principal_key"
     BAD_FORMAT = "bad_format"
     MISSING_SECTION = "missing_section"
     EXISTS = "exists"
@@ -466,6 +471,17 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         _E.WEBHOOK_UNREACHABLE: CodeEntry(_DOWN, "the webhook receiver cannot be reached"),
         _E.NOTIFICATION_NOT_FOUND: CodeEntry(_MISSING, "no such dead notification"),
         _E.INVALID_CURSOR: CodeEntry(_BAD, "a page cursor that this list did not hand out"),
+        _E.INVALID_SESSION: CodeEntry(
+            _AUTH, "the console session cookie is unknown, expired or ended: log in again"
+        ),
+        _E.CSRF_TOKEN_INVALID: CodeEntry(
+            ErrorCategory.FORBIDDEN,
+            "a write with a session cookie lacks the matching X-CSRF-Token header",
+        ),
+        _E.NOT_A_PRINCIPAL_KEY: CodeEntry(
+            _BAD,
+            "a login key not shaped like a principal key (apk_...), e.g. the bootstrap key",
+        ),
     }
 )
 

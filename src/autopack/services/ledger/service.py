@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from autopack.domain.errors import AutopackError
 from autopack.domain.layout import RunRef
 from autopack.domain.principals import Actor
+from autopack.domain.providers import Intent
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
 from autopack.services.gates import GateService
@@ -93,7 +95,24 @@ class LedgerService:
         )
 
     def show(self, key: str) -> dict[str, Any]:
-        return self.reads.show(key)
+        """``reads.show`` plus the dry-run request re-rendered from the stored payload
+        (what an approver reads; the executor renders the same before it sends)."""
+        detail = self.reads.show(key)
+        action = detail["action"]
+        intent = Intent(
+            action["provider"],
+            action["action"],
+            action["account"],
+            action["key"],
+            action["payload"],
+        )
+        try:
+            rendered = self.registry.get(action["provider"]).render(intent)
+        except AutopackError:  # a provider without an adapter now: nothing to show
+            detail["render"] = None
+        else:
+            detail["render"] = rendered.to_dict()
+        return detail
 
     def cancel(
         self, key: str, *, actor: str | Actor = "operator", reason: str | None = None
