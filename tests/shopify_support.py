@@ -15,6 +15,7 @@ from typing import Any
 from autopack.domain.credentials import CredentialKind, Environment
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
+from autopack.services.packet_refs import packet_service
 from autopack.services.packets import PacketService
 from autopack.settings import Settings
 from conftest import make_settings
@@ -112,9 +113,10 @@ def inventory_payload(delta: int, change_from: int | None) -> dict[str, Any]:
 
 
 def product_packet(
-    workspace: Path, fields: dict[str, Any], name: str = "product"
+    workspace: Path, fields: dict[str, Any], name: str = "product", runtime: Runtime | None = None
 ) -> dict[str, Any]:
-    """product.upsert takes a publish packet: build one (no media) from ``fields``."""
+    """product.upsert takes a publish packet: build one (no media) from ``fields``,
+    citing the runtime's current acknowledged policy snapshots when given one."""
     spec = workspace / f"{name}.spec.json"
     spec.write_text(
         json.dumps(
@@ -122,4 +124,5 @@ def product_packet(
         ),
         encoding="utf-8",
     )
-    return PacketService(workspace).build(spec, []).document
+    service = PacketService(workspace) if runtime is None else packet_service(runtime)
+    return service.build(spec, []).document

@@ -184,6 +184,16 @@ PINNED = {
     "request_too_large": "protocol",
     "no_credential_store": "configuration",
     "checkpoint_signature_invalid": "check_failed",
+    "policy_missing": "conflict",
+    "policy_stale": "conflict",
+    "policy_unacknowledged": "conflict",
+    "packet_policy_not_current": "conflict",
+    "invalid_policy_url": "invalid_input",
+    "invalid_policy_hash": "invalid_input",
+    "policy_not_watched": "invalid_input",
+    "policy_page_not_found": "not_found",
+    "policy_ack_mismatch": "conflict",
+    "policy_fetch_failed": "unavailable",
 }
 
 # Today's mapping of each category, pinned: (HTTP status or None, CLI exit code).

@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     etsy_client_id: str | None = Field(
         default=None, description="Etsy app keystring (OAuth client id; PKCE, no secret)."
     )
+    etsy_shared_secret: SecretStr | None = Field(
+        default=None,
+        description="Etsy app shared secret: every Open API v3 request sends "
+        "x-api-key: <keystring>:<shared secret> (required since Feb 9, 2026).",
+    )
+    etsy_api_url: str = Field(
+        default="https://api.etsy.com/v3/application",
+        description="Base URL of the Etsy Open API v3 (the Etsy fake's in tests and demos).",
+    )
     shopify_client_id: str | None = Field(
         default=None, description="Shopify app API key (OAuth client id)."
     )
@@ -135,6 +144,37 @@ class Settings(BaseSettings):
         "first with the @idempotent directive that inventory.adjust sends.",
     )
 
+    policy_freshness_days: float = Field(
+        default=7,
+        gt=0,
+        le=365,
+        description="Policy monitor: how old a provider's last successful policy check may "
+        "be before its publish and list actions are held (`autopack policy fetch` renews it).",
+    )
+    policy_fetch_timeout_seconds: float = Field(
+        default=20,
+        gt=0,
+        le=300,
+        description="Policy monitor: connect and read timeout of one policy page request.",
+    )
+    policy_max_page_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        description="Policy monitor: largest policy page body read; a larger page is a "
+        "failed fetch (the snapshot does not become fresh).",
+    )
+    alpaca_paper_url: str = Field(
+        default="https://paper-api.alpaca.markets",
+        description="Base URL the Alpaca adapter sends paper-environment requests to "
+        "(the fake in tests and demos: <fakes url>/alpaca/paper).",
+    )
+    alpaca_live_url: str = Field(
+        default="https://api.alpaca.markets",
+        description="Base URL the Alpaca adapter sends live-environment requests to "
+        "(the fake in tests and demos: <fakes url>/alpaca/live).",
+    )
+
     @field_validator(
         "database_url",
         "api_key",
@@ -143,6 +183,7 @@ class Settings(BaseSettings):
         "youtube_client_id",
         "youtube_client_secret",
         "etsy_client_id",
+        "etsy_shared_secret",
         "shopify_client_id",
         "shopify_client_secret",
         mode="before",

@@ -22,12 +22,13 @@ import pytest
 from autopack.domain.providers import Intent
 from autopack.providers.shopify.payloads import derived_handle
 from autopack.services.approvals import ApprovalService
-from autopack.services.context import utc_now
+from autopack.services.context import Runtime, utc_now
 from autopack.services.executor import CRASHPOINT_DELAY_ENV, CRASHPOINT_ENV, Executor
 from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from fakes_support import running_fakes
+from policy_support import clear_policy
 from shopify_support import (
     PRODUCT,
     SHOP,
@@ -51,10 +52,10 @@ POINTS: dict[str, tuple[str, dict[str, Any] | None]] = {
 DELTA = 7
 
 
-def _payload(action: str, index: int, workspace: Path) -> dict[str, Any]:
+def _payload(action: str, index: int, workspace: Path, rt: Runtime) -> dict[str, Any]:
     if action == "product.upsert":
         fields = {**PRODUCT, "title": f"Crash jacket {index}"}
-        return product_packet(workspace, fields, name=f"crash-{index}")
+        return product_packet(workspace, fields, name=f"crash-{index}", runtime=rt)
     change = {
         "inventoryItemId": f"gid://shopify/InventoryItem/{8000 + index}",
         "locationId": "gid://shopify/Location/31",
@@ -78,9 +79,10 @@ def test_shopify_crash_matrix(
         rt.clock = lambda: utc_now() + skew
         try:
             connect_shop(rt)
+            clear_policy(rt, "shopify")
             for index, (name, (point, fault)) in enumerate(POINTS.items()):
                 key = f"crash-{name}".replace("_", "-")
-                payload = _payload(action, index, workspace)
+                payload = _payload(action, index, workspace, rt)
                 record = ledger.propose(
                     IntentRequest(
                         provider="shopify", action=action, account=SHOP, key=key, payload=payload

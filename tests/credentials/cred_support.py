@@ -178,6 +178,8 @@ def credential_ready(runtime: Runtime, provider: str, account: str) -> bool:
     from autopack.services.gates import GateService
     from autopack.services.ledger import make_store
 
-    clause = GateService(make_store(runtime)).hold_free_clause(literal(provider), literal(account))
+    clause = GateService(make_store(runtime)).hold_free_clause(
+        literal(provider), literal(account), category=literal("other"), now=runtime.clock()
+    )
     with runtime.engine.connect() as conn:
         return bool(conn.execute(select(clause)).scalar_one())

@@ -28,6 +28,7 @@ from autopack.services.executor import Executor
 from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.providers import ProviderRegistry
 from credentials.cred_support import FakeOAuth, connect
+from policy_support import clear_policy
 
 
 class YouTubeApi:
@@ -75,6 +76,7 @@ def test_paused_account_holds_actions_and_reconnect_dispatches_once(
 ) -> None:
     api = YouTubeApi(service)
     registry = ProviderRegistry(cred_runtime.settings, extra=[api])
+    clear_policy(cred_runtime, "youtube")  # the policy gate: fresh, acknowledged snapshots
     connect(service, fake_oauth, "youtube", "chan1")
     fake_oauth.control("POST", "/revoke", {"provider": "youtube"})
     with pytest.raises(CredentialNeedsReauthError):

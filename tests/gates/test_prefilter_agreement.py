@@ -3,9 +3,10 @@
 The claim query skips, in SQL, actions a gate would hold (so the worker does not
 read them over and over). That filter is a second statement of the hold gates;
 this property test is what keeps it honest: for random credentials (missing,
-active, paused, needing re-auth, invalid) and random halts (every scope kind,
-engaged or released), an action passes the filter exactly when the pipeline
-does not hold it.
+active, paused, needing re-auth, invalid), random halts (every scope kind,
+engaged or released) and random policy pages (watched or not; snapshot missing,
+fresh, exactly at the freshness edge, stale; acknowledged or not), an action of
+each category passes the filter exactly when the pipeline does not hold it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ from typing import Any, cast
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, select, update
 
-from autopack.db.models import CredentialKeyRow, CredentialRow, ExternalActionRow, HaltRow
+from autopack.db.models import (
+    CredentialKeyRow,
+    CredentialRow,
+    ExternalActionRow,
+    HaltRow,
+    PolicyPageRow,
+)
 from autopack.domain.gates import ApprovalFacts, Verdict
 from autopack.domain.halts import parse_scope
 from autopack.services.context import Runtime
@@ -33,10 +40,23 @@ ACTIONS = cast(Table, ExternalActionRow.__table__)
 CREDS = cast(Table, CredentialRow.__table__)
 KEYS = cast(Table, CredentialKeyRow.__table__)
 HALTS = cast(Table, HaltRow.__table__)
+PAGES = cast(Table, PolicyPageRow.__table__)
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
-PROVIDERS = ("alpaca", "youtube", "sandbox")  # API key, OAuth, no credentials
+# API key; OAuth and policy-watched; no credentials and no policy monitor.
+PROVIDERS = ("alpaca", "youtube", "sandbox")
 ACCOUNTS = ("a", "b")
+CATEGORIES = ("other", "publish", "list")
 HASH = "c" * 64
+SNAPSHOTS = (None, "1" * 64, "2" * 64)
+WINDOW = timedelta(days=7)
+VERIFIED = (
+    None,
+    NOW,
+    NOW - timedelta(hours=1),
+    NOW - WINDOW,  # exactly at the edge: still fresh
+    NOW - WINDOW - timedelta(microseconds=1),  # just past it: stale
+    NOW - timedelta(days=30),
+)
 
 credential_states = st.sampled_from(
     [None, ("active", False), ("active", True), ("needs_reauth", False), ("invalid", True)]
@@ -48,12 +68,23 @@ scopes = st.one_of(
         lambda pa: f"account:{pa[0]}/{pa[1]}"
     ),
 )
+pages = st.lists(
+    st.tuples(
+        st.sampled_from(("youtube", "sandbox")),
+        st.booleans(),  # watched
+        st.sampled_from(SNAPSHOTS),  # current
+        st.sampled_from(SNAPSHOTS),  # acknowledged
+        st.sampled_from(VERIFIED),
+    ),
+    max_size=3,
+)
 states = st.fixed_dictionaries(
     {
         "credentials": st.fixed_dictionaries(
             {(p, a): credential_states for p in PROVIDERS for a in ACCOUNTS}
         ),
         "halts": st.lists(st.tuples(scopes, st.booleans()), max_size=4),
+        "pages": pages,
     }
 )
 
@@ -65,18 +96,19 @@ def rt(workspace: Path, database_url: str) -> Iterator[Runtime]:
         conn.execute(insert(KEYS).values(key_id="k1", salt="00", active_slot=1, created_at=NOW))
         for provider in PROVIDERS:
             for account in ACCOUNTS:
-                conn.execute(insert(ACTIONS).values(**_action(provider, account)))
+                for category in CATEGORIES:
+                    conn.execute(insert(ACTIONS).values(**_action(provider, account, category)))
     yield runtime
     runtime.close()
 
 
-def _action(provider: str, account: str) -> dict[str, Any]:
+def _action(provider: str, account: str, category: str) -> dict[str, Any]:
     return {
-        "idempotency_key": f"{provider}-{account}",
+        "idempotency_key": f"{provider}-{account}-{category}",
         "provider": provider,
         "action": "thing.update",
         "account": account,
-        "category": "other",
+        "category": category,
         "payload": "{}",
         "payload_hash": HASH,
         "request_hash": HASH,
@@ -114,8 +146,11 @@ def _credential(provider: str, account: str, state: str, paused: bool) -> dict[s
     }
 
 
+_page_urls: list[int] = []  # makes each example's page URLs new (rows are never deleted)
+
+
 @settings(
-    max_examples=60,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -125,6 +160,22 @@ def test_sql_prefilter_and_pipeline_agree(rt: Runtime, state: dict[str, Any]) ->
     with rt.engine.begin() as conn:
         conn.execute(delete(CREDS))
         conn.execute(delete(HALTS))
+        # Policy pages are never deleted (a trigger refuses it): unwatch the old ones.
+        conn.execute(update(PAGES).values(watched=False))
+        for n, (provider, watched, current, acked, verified) in enumerate(state["pages"]):
+            conn.execute(
+                insert(PAGES).values(
+                    provider=provider,
+                    url=f"https://policy.example/{len(_page_urls)}/{n}",
+                    watched=watched,
+                    added_by="t",
+                    added_at=NOW,
+                    current_hash=current,
+                    acknowledged_hash=acked,
+                    verified_at=verified,
+                )
+            )
+        _page_urls.append(len(state["pages"]))
         for (provider, account), stored in state["credentials"].items():
             if stored is not None:
                 conn.execute(insert(CREDS).values(**_credential(provider, account, *stored)))
@@ -146,7 +197,9 @@ def test_sql_prefilter_and_pipeline_agree(rt: Runtime, state: dict[str, Any]) ->
         passed = set(
             conn.execute(
                 select(ACTIONS.c.idempotency_key).where(
-                    gates.hold_free_clause(ACTIONS.c.provider, ACTIONS.c.account)
+                    gates.hold_free_clause(
+                        ACTIONS.c.provider, ACTIONS.c.account, category=ACTIONS.c.category, now=NOW
+                    )
                 )
             ).scalars()
         )
@@ -156,5 +209,5 @@ def test_sql_prefilter_and_pipeline_agree(rt: Runtime, state: dict[str, Any]) ->
             for row in rows
             if gates.decide(conn, row, NOW, approval).verdict is not Verdict.HOLD
         }
-    assert len(rows) == len(PROVIDERS) * len(ACCOUNTS)
+    assert len(rows) == len(PROVIDERS) * len(ACCOUNTS) * len(CATEGORIES)
     assert passed == not_held

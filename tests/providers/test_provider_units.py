@@ -64,6 +64,7 @@ def test_every_part_is_a_required_field() -> None:
         "settings",
         "wire",
         "packet",
+        "policy_pages",
     }
     assert all(
         f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

@@ -22,6 +22,7 @@ from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from conftest import invoke_cli
 from fakes_support import running_fakes
+from policy_support import clear_policy
 from shopify_support import (
     API_KEY,
     PRODUCT,
@@ -70,7 +71,10 @@ def test_every_shopify_action_succeeds_through_the_worker(
 
         try:
             connect_shop(rt)
-            propose_and_approve("product.upsert", "jacket-1", product_packet(workspace, PRODUCT))
+            clear_policy(rt, "shopify")
+            propose_and_approve(
+                "product.upsert", "jacket-1", product_packet(workspace, PRODUCT, runtime=rt)
+            )
             propose_and_approve("inventory.adjust", "stock-1", inventory_payload(12, 0))
             first = run_worker(workspace, database_url, fakes.url)
             assert first.returncode == 0, first.stderr
@@ -172,6 +176,7 @@ def test_a_throttled_dispatch_waits_the_cost_then_succeeds(
         rt.clock = lambda: utc_now() + skew
         try:
             connect_shop(rt)
+            clear_policy(rt, "shopify")
             ledger = LedgerService(rt, registry)
             record = ledger.propose(
                 IntentRequest(

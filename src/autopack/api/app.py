@@ -16,6 +16,7 @@ from autopack.api import (
     routes_halts,
     routes_health,
     routes_packets,
+    routes_policy,
     routes_principals,
     routes_runs,
 )
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_auth.router)
     app.include_router(routes_principals.router)
     app.include_router(routes_packets.router)
+    app.include_router(routes_policy.router)
     app.add_middleware(
         ApiKeyMiddleware, bootstrap_key=api_key, authenticate=principals.authenticate
     )

@@ -44,6 +44,7 @@ class ApiServices:
 
     @classmethod
     def build(cls, runtime: Runtime) -> ApiServices:
+        # for_runtime: the reconciler's lookups read stored credentials.
         registry = ProviderRegistry.for_runtime(runtime)
         return cls(
             registry=registry,

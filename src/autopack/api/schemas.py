@@ -446,3 +446,67 @@ class PrincipalWithKey(Principal):
 
 class PrincipalList(_Body):
     principals: list[Principal]
+
+
+# -- policy monitor ------------------------------------------------------------------------
+
+
+class PolicyPage(_Body):
+    provider: str
+    url: str
+    added_by: str
+    added_at: str
+    current_hash: str | None
+    acknowledged_hash: str | None
+    normaliser_version: str | None
+    verified_at: str | None
+    last_attempt_at: str | None
+    last_error: str | None
+    # current | stale | missing | unacknowledged
+    standing: str
+    age_seconds: int | None
+
+
+class ProviderPolicy(_Body):
+    provider: str
+    # The worst standing of its pages, or no_pages.
+    standing: str
+    freshness_days: float
+    pages: list[PolicyPage]
+
+
+class PolicyStatusList(_Body):
+    providers: list[ProviderPolicy]
+
+
+class PolicyChange(_Body):
+    url: str
+    from_hash: str | None
+    to_hash: str
+    diff: str
+    ack_command: str
+
+
+class PolicyDiff(_Body):
+    provider: str
+    changes: list[PolicyChange]
+
+
+class NewPolicyAck(_Body):
+    from_hash: str
+    to_hash: str
+    # Optional: the authenticated principal acknowledges; naming another is refused.
+    actor: str | None = None
+
+
+class PolicyAckItem(_Body):
+    url: str
+    from_hash: str
+    to_hash: str
+    by: str
+    at: str
+
+
+class PolicyAck(_Body):
+    provider: str
+    acknowledged: list[PolicyAckItem]

@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "approvals": "autopack.cli.approvals:app",
     "halt": "autopack.cli.halt:app",
     "principals": "autopack.cli.principals:app",
+    "policy": "autopack.cli.policy:app",
 }
 
 

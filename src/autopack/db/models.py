@@ -328,3 +328,90 @@ class ApprovalDecisionRow(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_approval_decisions_approval_id", "approval_id", "id"),)
+
+
+class PolicyPageRow(Base):
+    """A provider policy page the monitor knows: current state, never deleted.
+
+    ``watched`` false means removed from the watch list; the row stays, so adding
+    the page again resumes its snapshot and acknowledgement (removing and adding
+    a page never clears an unacknowledged change). ``current_hash`` is the last
+    snapshot fetched, ``acknowledged_hash`` the one a person acknowledged (the
+    first snapshot counts as acknowledged), ``verified_at`` the last successful
+    check (a failed fetch never moves it).
+    """
+
+    __tablename__ = "policy_pages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2000))
+    watched: Mapped[bool] = mapped_column(Boolean)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    current_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    acknowledged_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    normaliser_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Validators of the last successful response, sent back as a conditional request.
+    etag: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (UniqueConstraint("provider", "url", name="uq_policy_pages_provider_url"),)
+
+
+class PolicySnapshotRow(Base):
+    """Insert-only: each new normalised text of a page, content-addressed, with its
+    unified diff against the page's previous snapshot."""
+
+    __tablename__ = "policy_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2000))
+    hash: Mapped[str] = mapped_column(String(64))
+    normaliser_version: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    previous_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    diff: Mapped[str | None] = mapped_column(Text, nullable=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_policy_snapshots_provider_url", "provider", "url", "id"),)
+
+
+class PolicyFetchRow(Base):
+    """Insert-only: every fetch attempt of a page and how it ended."""
+
+    __tablename__ = "policy_fetches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2000))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # first | changed | unchanged | not_modified | failed
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_policy_fetches_provider_url", "provider", "url", "id"),)
+
+
+class PolicyAckRow(Base):
+    """Insert-only: who acknowledged which change (old -> new hash) of which page."""
+
+    __tablename__ = "policy_acks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2000))
+    from_hash: Mapped[str] = mapped_column(String(64))
+    to_hash: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
+    principal_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    via: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_policy_acks_provider_url", "provider", "url", "id"),)

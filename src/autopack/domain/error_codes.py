@@ -220,6 +220,18 @@ class ErrorCode(enum.StrEnum):
     IDENTITY_MISMATCH = "identity_mismatch"
     LAST_ADMIN = "last_admin"
 
+    # Provider policy monitor (the policy gate's holds, pages, snapshots, acknowledgements).
+    POLICY_MISSING = "policy_missing"
+    POLICY_STALE = "policy_stale"
+    POLICY_UNACKNOWLEDGED = "policy_unacknowledged"
+    PACKET_POLICY_NOT_CURRENT = "packet_policy_not_current"
+    INVALID_POLICY_URL = "invalid_policy_url"
+    INVALID_POLICY_HASH = "invalid_policy_hash"
+    POLICY_NOT_WATCHED = "policy_not_watched"
+    POLICY_PAGE_NOT_FOUND = "policy_page_not_found"
+    POLICY_ACK_MISMATCH = "policy_ack_mismatch"
+    POLICY_FETCH_FAILED = "policy_fetch_failed"
+
     @property
     def category(self) -> ErrorCategory:
         return CATALOGUE[self].category
@@ -420,6 +432,27 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
             _CONFLICT, "the same person approved already; the two-person rule needs another"
         ),
         _E.UNREADABLE_FILE: CodeEntry(_BAD, "a document cannot be read as UTF-8 text"),
+        _E.POLICY_MISSING: CodeEntry(
+            _CONFLICT, "a gate holds the action: a watched policy page has no snapshot"
+        ),
+        _E.POLICY_STALE: CodeEntry(
+            _CONFLICT, "a gate holds the action: a policy snapshot is older than the window"
+        ),
+        _E.POLICY_UNACKNOWLEDGED: CodeEntry(
+            _CONFLICT, "a gate holds the action: a policy page changed and nobody acknowledged it"
+        ),
+        _E.PACKET_POLICY_NOT_CURRENT: CodeEntry(
+            _CONFLICT,
+            "a gate holds the action: its packet cites outdated policy snapshots",
+        ),
+        _E.INVALID_POLICY_URL: CodeEntry(_BAD, "a policy page URL that is not absolute http(s)"),
+        _E.INVALID_POLICY_HASH: CodeEntry(_BAD, "a policy snapshot hash that is not 64 hex digits"),
+        _E.POLICY_NOT_WATCHED: CodeEntry(_BAD, "the provider has no policy monitor"),
+        _E.POLICY_PAGE_NOT_FOUND: CodeEntry(_MISSING, "no such watched policy page"),
+        _E.POLICY_ACK_MISMATCH: CodeEntry(
+            _CONFLICT, "the acknowledged pair is not the provider's pending policy change"
+        ),
+        _E.POLICY_FETCH_FAILED: CodeEntry(_DOWN, "a policy page could not be fetched"),
     }
 )
 

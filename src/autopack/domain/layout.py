@@ -144,3 +144,31 @@ def reauth_task_paths(workspace: Path, provider: str, account: str) -> tuple[Pat
     directory = state_dir(workspace) / REAUTH_DIR / validate_identifier("provider", provider)
     name = validate_identifier("account", account)
     return directory / f"{name}.md", directory / f"{name}.json"
+
+
+POLICY_SNAPSHOT_DIR = "policy"
+_SNAPSHOT_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _snapshot_name(value: str) -> str:
+    if not _SNAPSHOT_HASH.fullmatch(value):
+        raise InvalidIdentifierError(
+            f"snapshot hash must be 64 lowercase hex digits, got {value[:80]!r}"
+        )
+    return value
+
+
+def policy_snapshot_path(workspace: Path, provider: str, snapshot: str) -> Path:
+    """A policy snapshot's text: ``_autopack/policy/<provider>/<hash>.txt``."""
+    directory = (
+        state_dir(workspace) / POLICY_SNAPSHOT_DIR / validate_identifier("provider", provider)
+    )
+    return directory / f"{_snapshot_name(snapshot)}.txt"
+
+
+def policy_diff_path(workspace: Path, provider: str, old: str, new: str) -> Path:
+    """A policy change's unified diff: ``_autopack/policy/<provider>/diffs/<old>-<new>.diff``."""
+    directory = (
+        state_dir(workspace) / POLICY_SNAPSHOT_DIR / validate_identifier("provider", provider)
+    )
+    return directory / "diffs" / f"{_snapshot_name(old)}-{_snapshot_name(new)}.diff"

@@ -136,3 +136,12 @@ def secret_settings(settings: Settings) -> list[str]:
             if isinstance(value, SecretStr):
                 values.append(value.get_secret_value())
     return values
+
+
+# -- policy monitor ----------------------------------------------------------------------
+
+# Providers under the policy monitor, with the pages watched by default: their
+# publish and list actions wait for fresh, acknowledged policy snapshots.
+POLICY_PAGES: Final[Mapping[str, tuple[str, ...]]] = {
+    u.name: u.policy_pages for u in PROVIDERS if u.policy_pages
+}

@@ -96,6 +96,11 @@ class ProviderUnit:
     # The publish/list action that takes a publish packet as its payload, and
     # what the provider requires of one (None: no action takes packets).
     packet: PacketProfile | None
+    # The provider's public terms and policy pages that the policy monitor watches
+    # by default. Non-empty puts the provider under the policy gate: its publish
+    # and list actions wait for fresh, acknowledged snapshots. Empty (the default)
+    # means no policy monitor (the sandbox, the broker).
+    policy_pages: tuple[str, ...]
 
     def __post_init__(self) -> None:
         profile = self.credential_profile

@@ -186,9 +186,14 @@ class Executor:
         if passed:
             query = query.where(ACTIONS.c.idempotency_key.not_in(sorted(passed)))
         # Pre-filter: actions a gate would hold (halt, paused or unconnected
-        # account) are not even read; they stay approved and are claimed once
-        # the hold lifts. The pipeline below still decides every candidate.
-        query = query.where(self.gates.hold_free_clause(ACTIONS.c.provider, ACTIONS.c.account))
+        # account, policy not fresh or not acknowledged) are not even read; they
+        # stay approved and are claimed once the hold lifts. The pipeline below
+        # still decides every candidate.
+        query = query.where(
+            self.gates.hold_free_clause(
+                ACTIONS.c.provider, ACTIONS.c.account, category=ACTIONS.c.category, now=now
+            )
+        )
         query = query.order_by(ACTIONS.c.created_at, ACTIONS.c.idempotency_key).limit(1)
         return self.store.for_update(query, skip_locked=True)
 

@@ -10,12 +10,12 @@ that filter and the pipeline in agreement on random states.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, exists, or_, select
 
-from autopack.db.models import ApprovalRow, CredentialRow, HaltRow
+from autopack.db.models import ApprovalRow, CredentialRow, HaltRow, PolicyPageRow
 from autopack.domain.canonical import parse_json_strict
 from autopack.domain.credentials import StoredState
 from autopack.domain.gates import (
@@ -27,9 +27,13 @@ from autopack.domain.gates import (
     Gate,
     GateFacts,
     HaltFacts,
+    PolicyFacts,
 )
 from autopack.domain.gates.pipeline import DISPATCH_GATES, decide
-from autopack.providers.registry import API_KEY_PROFILES, OAUTH_PROFILES
+from autopack.domain.gates.policy import GATED_CATEGORIES
+from autopack.domain.packets import is_packet
+from autopack.providers.registry import API_KEY_PROFILES, OAUTH_PROFILES, POLICY_PAGES
+from autopack.services.policy_monitor import freshness_window, page_states
 
 if TYPE_CHECKING:
     from autopack.services.ledger.store import LedgerStore
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 APPROVALS = cast(Table, ApprovalRow.__table__)
 CREDS = cast(Table, CredentialRow.__table__)
 HALTS = cast(Table, HaltRow.__table__)
+POLICY_PAGES_TABLE = cast(Table, PolicyPageRow.__table__)
 
 
 def default_requirements() -> dict[str, CredentialRequirement]:
@@ -55,10 +60,17 @@ class GateService:
         *,
         requirements: Mapping[str, CredentialRequirement] | None = None,
         gates: tuple[Gate, ...] = DISPATCH_GATES,
+        policy_providers: frozenset[str] | None = None,
+        freshness: timedelta | None = None,
     ) -> None:
         self.store = store
         self.requirements = dict(default_requirements() if requirements is None else requirements)
         self.gates = gates
+        # Providers under the policy monitor: their publish and list actions are gated.
+        self.policy_providers = (
+            frozenset(POLICY_PAGES) if policy_providers is None else policy_providers
+        )
+        self.freshness = freshness if freshness is not None else freshness_window(store.rt)
 
     # -- facts ----------------------------------------------------------------------
 
@@ -77,6 +89,18 @@ class GateService:
         state, paused, code = stored
         return CredentialFacts(
             requirement, stored=True, state=state, paused=paused, pause_code=code
+        )
+
+    def policy(
+        self, conn: Connection | Any, provider: str, category: str, payload: str | None = None
+    ) -> PolicyFacts:
+        if provider not in self.policy_providers or category not in GATED_CATEGORIES:
+            return PolicyFacts()  # not read: the policy gate allows it anyway
+        return PolicyFacts(
+            watched=True,
+            pages=page_states(conn, provider),
+            freshness=self.freshness,
+            packet_refs=packet_policy_refs(payload),
         )
 
     @staticmethod
@@ -119,6 +143,7 @@ class GateService:
             approval=approval,
             credential=self.credential(conn, provider, account),
             halts=self.halts(conn, provider, account),
+            policy=self.policy(conn, provider, row["category"], row.get("payload")),
         )
 
     # -- decisions ------------------------------------------------------------------
@@ -139,10 +164,17 @@ class GateService:
     # -- the claim query's pre-filter -------------------------------------------------
 
     def hold_free_clause(
-        self, provider: ColumnElement[str], account: ColumnElement[str]
+        self,
+        provider: ColumnElement[str],
+        account: ColumnElement[str],
+        *,
+        category: ColumnElement[str],
+        now: datetime,
     ) -> ColumnElement[bool]:
         """SQL that is true exactly when no gate would hold an action of this
-        provider account (no covering halt; credentials stored, active, not paused)."""
+        provider account and category at ``now`` (no covering halt; credentials
+        stored, active, not paused; for a publish or list action of a provider
+        under the policy monitor: watched pages, each fetched, fresh and acknowledged)."""
         halted = exists().where(
             HALTS.c.released_at.is_(None),
             or_(HALTS.c.provider.is_(None), HALTS.c.provider == provider),
@@ -157,4 +189,39 @@ class GateService:
             CREDS.c.state == StoredState.ACTIVE.value,
             CREDS.c.paused.is_(False),
         )
-        return and_(~halted, or_(provider.not_in(needs_creds), usable))
+        pages = POLICY_PAGES_TABLE
+        watched = and_(pages.c.provider == provider, pages.c.watched.is_(True))
+        unclear = exists().where(
+            watched,
+            or_(
+                pages.c.current_hash.is_(None),
+                pages.c.verified_at.is_(None),
+                # Stale exactly when now - verified_at > freshness (the gate's rule).
+                pages.c.verified_at < now - self.freshness,
+                pages.c.acknowledged_hash.is_(None),
+                pages.c.current_hash != pages.c.acknowledged_hash,
+            ),
+        )
+        policy_clear = or_(
+            category.not_in(sorted(GATED_CATEGORIES)),
+            provider.not_in(sorted(self.policy_providers)),
+            and_(exists().where(watched), ~unclear),
+        )
+        return and_(~halted, or_(provider.not_in(needs_creds), usable), policy_clear)
+
+
+def packet_policy_refs(payload: str | None) -> tuple[tuple[str, str], ...] | None:
+    """The (url, hash) policy refs of a stored payload that is a publish packet."""
+    if payload is None:
+        return None
+    document = parse_json_strict(payload)
+    if not isinstance(document, dict) or not is_packet(document):
+        return None
+    refs = document.get("policy_refs")
+    if not isinstance(refs, list):
+        return ()
+    return tuple(
+        (str(ref["url"]), str(ref["sha256"]))
+        for ref in refs
+        if isinstance(ref, dict) and "url" in ref and "sha256" in ref
+    )

@@ -19,10 +19,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from autopack.domain.error_codes import ErrorCode
+from autopack.domain.policy import DEFAULT_FRESHNESS, PageState
 
 
 class Verdict(enum.StrEnum):
@@ -93,6 +94,20 @@ class HaltFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyFacts:
+    """The provider's watched policy pages (only for a provider under the policy
+    monitor: ``watched`` False means its actions need no policy check)."""
+
+    watched: bool = False
+    pages: tuple[PageState, ...] = ()
+    freshness: timedelta = DEFAULT_FRESHNESS
+    # The (url, snapshot hash) pairs the action's publish packet cites; None when
+    # its payload is not a packet. They must be the pages' current acknowledged
+    # snapshots when it is sent.
+    packet_refs: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GateFacts:
     """Everything the gates may look at for one action at one moment."""
 
@@ -101,6 +116,7 @@ class GateFacts:
     approval: ApprovalFacts | None
     credential: CredentialFacts
     halts: tuple[HaltFacts, ...] = ()
+    policy: PolicyFacts = PolicyFacts()
 
 
 class Gate(Protocol):
@@ -172,6 +188,7 @@ __all__ = [
     "GateFacts",
     "GateResult",
     "HaltFacts",
+    "PolicyFacts",
     "Verdict",
     "allow",
     "hold",

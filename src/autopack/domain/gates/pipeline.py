@@ -13,8 +13,14 @@ from autopack.domain.gates import Decision, Gate, GateFacts, run_pipeline
 from autopack.domain.gates.approval import ApprovalGate
 from autopack.domain.gates.credentials import CredentialsGate
 from autopack.domain.gates.halt import HaltGate
+from autopack.domain.gates.policy import PolicyGate
 
-DISPATCH_GATES: Final[tuple[Gate, ...]] = (HaltGate(), CredentialsGate(), ApprovalGate())
+DISPATCH_GATES: Final[tuple[Gate, ...]] = (
+    HaltGate(),
+    CredentialsGate(),
+    PolicyGate(),
+    ApprovalGate(),
+)
 
 
 def decide(facts: GateFacts, gates: tuple[Gate, ...] = DISPATCH_GATES) -> Decision:

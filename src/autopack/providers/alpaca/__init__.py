@@ -1,7 +1,8 @@
 """Alpaca Trading API: key pairs for a paper or a live host, and the order actions.
 
-The adapter is not built yet (``adapter_factory=None``): keys can be stored and
-are masked, but nothing can be proposed for Alpaca.
+Modules: ``wire`` (paths, payload rules and the request of each action: pure),
+``client`` (a small read client: account, configuration, orders, positions),
+``adapter`` (render, dispatch, lookup; imported only when first built).
 """
 
 from __future__ import annotations
@@ -11,19 +12,18 @@ import string
 
 from autopack.domain.credentials import ApiKeyProfile, Environment
 from autopack.domain.ledger import ActionCategory
+from autopack.domain.providers import ProviderAdapter
 from autopack.domain.redaction import PatternRule
-from autopack.providers.unit import ProviderUnit
+from autopack.providers.alpaca.wire import HOSTS, KEY_PREFIXES
+from autopack.providers.unit import ActionWire, ProviderContext, ProviderUnit
 
 # Host URLs below are public addresses, not secrets.
 CREDENTIAL_PROFILE = ApiKeyProfile(
     provider="alpaca",
     title="Alpaca Trading API",
-    hosts={
-        Environment.PAPER.value: "https://paper-api.alpaca.markets",
-        Environment.LIVE.value: "https://api.alpaca.markets",
-    },
+    hosts=dict(HOSTS),
     environments=(Environment.PAPER, Environment.LIVE),
-    key_prefixes={"PK": Environment.PAPER, "AK": Environment.LIVE},
+    key_prefixes={prefix: Environment(env) for prefix, env in KEY_PREFIXES.items()},
 )
 
 _ALNUM = string.ascii_letters + string.digits
@@ -47,10 +47,24 @@ REDACTION_RULES = (
     ),
 )
 
+
+def build_adapter(context: ProviderContext) -> ProviderAdapter:
+    from autopack.providers.alpaca.adapter import AlpacaAdapter
+
+    return AlpacaAdapter(
+        paper_url=context.settings.alpaca_paper_url,
+        live_url=context.settings.alpaca_live_url,
+        credentials=context.credentials,
+        clock=context.clock,
+        transport=context.transport,
+    )
+
+
+_BY_CLIENT_ORDER_ID = "client_order_id derived from the idempotency key (Alpaca refuses reuse)"
 UNIT = ProviderUnit(
     name="alpaca",
     title="Alpaca Trading API",
-    adapter_factory=None,
+    adapter_factory=build_adapter,
     credential_profile=CREDENTIAL_PROFILE,
     # Orders and positions: trade, so always a human approval. Suspending trading
     # moves nothing (the kill switch uses it): other, as its name always classified.
@@ -62,7 +76,29 @@ UNIT = ProviderUnit(
         "account.suspend_trading": ActionCategory.OTHER,
     },
     redaction_rules=REDACTION_RULES,
-    settings=(),
-    wire={},
+    settings=("alpaca_paper_url", "alpaca_live_url"),
+    wire={
+        "order.submit": ActionWire(
+            idempotency=_BY_CLIENT_ORDER_ID,
+            lookup="GET /v2/orders:by_client_order_id (a 422 40010001 is looked up and adopted)",
+        ),
+        "order.cancel": ActionWire(
+            idempotency="DELETE of one order id: a resend cannot cancel anything else",
+            lookup="GET /v2/orders/{id}: canceled or pending_cancel",
+        ),
+        "orders.cancel_all": ActionWire(
+            idempotency="DELETE /v2/orders cancels what is open: a resend is harmless",
+            lookup="GET /v2/orders?status=open: none left",
+        ),
+        "positions.close_all": ActionWire(
+            idempotency="DELETE /v2/positions with cancel_orders replaces earlier closing orders",
+            lookup="GET /v2/positions and open orders: every position has its closing order",
+        ),
+        "account.suspend_trading": ActionWire(
+            idempotency="partial PATCH of one field: a resend sets the same value",
+            lookup="GET /v2/account/configurations: suspend_trade as asked",
+        ),
+    },
     packet=None,
+    policy_pages=(),
 )

@@ -5,30 +5,9 @@ from __future__ import annotations
 
 from autopack.domain.packets import PacketProfile
 
-WHO_MADE = ("i_did", "someone_else", "collective")
-# Etsy's when_made enum as pinned from the Open API spec (Aug 2026); it changes
-# over time, so it is one constant with a test against the facts file.
-WHEN_MADE = (
-    "made_to_order",
-    "2020_2026",
-    "2010_2019",
-    "2007_2009",
-    "before_2007",
-    "2000_2006",
-    "1990s",
-    "1980s",
-    "1970s",
-    "1960s",
-    "1950s",
-    "1940s",
-    "1930s",
-    "1920s",
-    "1910s",
-    "1900s",
-    "1800s",
-    "1700s",
-    "before_1700",
-)
+# who_made and when_made come from the one pinned list (``wire``: the Open API
+# spec copy of Aug 2026, tested against the facts file) the adapter validates with.
+from autopack.providers.etsy.wire import WHEN_MADE, WHO_MADE
 
 PACKET_PROFILE = PacketProfile(
     action="listing.create",

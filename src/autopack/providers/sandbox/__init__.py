@@ -40,4 +40,5 @@ UNIT = ProviderUnit(
         for action in ("video.upload", "listing.create", "product.create", "order.submit")
     },
     packet=None,
+    policy_pages=(),
 )

@@ -90,4 +90,9 @@ UNIT = ProviderUnit(
         ),
     },
     packet=PACKET_PROFILE,
+    policy_pages=(
+        "https://www.shopify.com/legal/terms",
+        "https://www.shopify.com/legal/aup",
+        "https://www.shopify.com/legal/api-terms",
+    ),
 )

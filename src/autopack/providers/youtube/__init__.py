@@ -81,4 +81,9 @@ UNIT = ProviderUnit(
     settings=("youtube_client_id", "youtube_client_secret"),
     wire={},
     packet=PACKET_PROFILE,
+    policy_pages=(
+        "https://www.youtube.com/t/terms",
+        "https://www.youtube.com/howyoutubeworks/policies/community-guidelines/",
+        "https://support.google.com/youtube/answer/14328491",
+    ),
 )
