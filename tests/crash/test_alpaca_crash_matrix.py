@@ -156,11 +156,9 @@ def test_alpaca_crash_matrix(workspace: Path, database_url: str, tmp_path: Path)
                     assert after.provider_object_id == before.provider_object_id, where
             assert len(fakes.effects("alpaca")) == len(POINTS)
             ledger.verify_chain()
-            # The fakes host logs a BrokenPipeError when it answers the worker killed
-            # mid-request (reported to the host's owner); any other trouble fails.
-            blocks = fakes.stderr_text().split("-" * 40)
-            troubles = [b for b in blocks if "Traceback" in b and "BrokenPipeError" not in b]
-            assert troubles == [], troubles
+            # A worker killed mid-request leaves the fakes host nobody to answer:
+            # it closes quietly (no traceback on stderr).
+            assert fakes.stderr_problems() == [], fakes.stderr_text()
         finally:
             registry.close()
             rt.close()

@@ -168,6 +168,9 @@ class FakesHandler(BaseHTTPRequestHandler):
                 state.enter(-1)
         except BodyTooLargeError as exc:
             self._send(json_response(413, {"error": {"message": str(exc)}}))
+        except (BrokenPipeError, ConnectionResetError):
+            # The client is gone (killed mid-request): there is nobody to answer.
+            self.close_connection = True
         except Exception as exc:  # noqa: BLE001 - a fake's bug answers 500 and is logged
             sys.stderr.write(f"fakes: {request.method} {request.path}: {type(exc).__name__}\n")
             self._send(json_response(500, {"error": {"message": "fake failed"}}))
