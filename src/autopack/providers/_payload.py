@@ -70,7 +70,8 @@ class PayloadReader:
         value = self.payload.get(field)
         if value is None and not required:
             return ""
-        if value not in allowed:
+        # A list or an object is unhashable: test the type before membership.
+        if not isinstance(value, str) or value not in allowed:
             raise self.error(field, f"must be one of {', '.join(sorted(allowed))}")
         return str(value)
 
