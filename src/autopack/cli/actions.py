@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 
 STATUSES = ", ".join(s.value for s in ActionStatus)
+RENDER_PREVIEW_KEY = "render-preview"
 
 
 def read_payload(source: str) -> Any:
@@ -104,6 +105,52 @@ def propose(
             f"approve with: autopack approvals approve {record.approval_id} "
             f"--hash {record.payload_hash} --as <name>"
         )
+
+
+@app.command("render")
+def render(
+    provider: Annotated[str, typer.Option(help="Provider name, e.g. youtube.")],
+    action: Annotated[str, typer.Option(help="Provider action, e.g. video.upload.")],
+    payload: Annotated[str, typer.Option(help="JSON object file ('-' for stdin). No floats.")],
+    account: Annotated[str, typer.Option(help="Provider account.")] = "default",
+    key: Annotated[
+        str,
+        typer.Option(
+            help="Idempotency key the render is for: provider-side ids and markers derive "
+            "from it, so pass the key you will propose with to see those exact bytes."
+        ),
+    ] = RENDER_PREVIEW_KEY,
+) -> None:
+    """Print the exact request(s) an action would send, as JSON; records nothing.
+
+    Method, URL, headers (secrets masked) and body of each request, in order, with
+    the payload and request hashes an approval binds to. Needs no database."""
+    # Imported here: rendering needs the adapters, not the ledger's storage.
+    from autopack.services.ledger.intake import prepare_intent
+    from autopack.services.providers import ProviderRegistry
+    from autopack.settings import load_settings
+
+    body = read_payload(payload)
+    registry = ProviderRegistry(load_settings())
+    try:
+        prepared = prepare_intent(
+            IntentRequest(provider=provider, action=action, account=account, key=key, payload=body),
+            registry,
+        )
+        rendered = prepared.rendered
+    finally:
+        registry.close()
+    out_json(
+        {
+            "provider": provider,
+            "action": action,
+            "account": account,
+            "key": key,
+            "payload_hash": prepared.payload_hash,
+            "request_hash": rendered.request_hash,
+            "render": rendered.to_dict(),
+        }
+    )
 
 
 @app.command("list")

@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "docs": "autopack.cli.docs:app",
     "workspace": "autopack.cli.docs:workspace_app",
     "sandbox": "autopack.cli.sandbox:app",
+    "fakes": "autopack.cli.fakes:app",
+    "providers": "autopack.cli.providers:app",
     "credentials": "autopack.cli.credentials:app",
     "fake-oauth": "autopack.cli.fake_oauth:app",
     "actions": "autopack.cli.actions:app",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from io import BufferedIOBase
+from typing import Any, Protocol
 
 from autopack.fakes.store import FakeStore
 
@@ -24,7 +25,7 @@ class FakeRequest:
     headers: Mapping[str, str]
     content_length: int
     # The body, unread: ``read_body`` for small bodies, ``stream`` for media.
-    stream: IO[bytes]
+    stream: BufferedIOBase
     _body: bytes | None = field(default=None, repr=False)
 
     def read_body(self) -> bytes:
@@ -55,9 +56,7 @@ class FakeResponse:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def json_response(
-    status: int, data: Any, headers: Mapping[str, str] | None = None
-) -> FakeResponse:
+def json_response(status: int, data: Any, headers: Mapping[str, str] | None = None) -> FakeResponse:
     """A JSON answer (compact separators, like the real APIs)."""
     body = json.dumps(data, separators=(",", ":")).encode()
     return FakeResponse(
@@ -95,6 +94,11 @@ class FakeProvider(Protocol):
 
     def effects(self) -> list[dict[str, Any]]:
         """The ground truth for tests: every object this fake created, oldest first."""
+        ...
+
+    def control(self, request: FakeRequest, action: str) -> FakeResponse:
+        """This fake's own control route ``/_control/<name>/<action>`` (a test or a demo
+        sets market prices, expires a session...); 404 for an action it does not know."""
         ...
 
 

@@ -9,7 +9,8 @@ place that changes an action's status.
 Modules, one job each: ``records`` (types), ``store`` (the storage contract and
 its SQLite and PostgreSQL implementations), ``raw`` (driver-level SQL, used only
 by the store), ``intake`` (propose), ``reads``, ``operator`` (cancel, resolve),
-``audit`` (verify-chain, export) and ``service`` (``LedgerService``, which
+``audit`` (verify-chain, export), ``progress`` (a dispatch's durable
+checkpoints) and ``service`` (``LedgerService``, which
 composes them).
 """
 

@@ -46,6 +46,61 @@ from autopack.services.policy import PolicyLoader
 from autopack.services.providers import ProviderRegistry
 
 
+def prepare_intent(request: IntentRequest, registry: ProviderRegistry) -> PreparedIntent:
+    """Validate and normalise an intent with its adapter; raises before anything is
+    written. Needs no database: `actions render` uses it alone."""
+    provider, action, account, key = (
+        request.provider,
+        request.action,
+        request.account,
+        request.key,
+    )
+    payload, project, run_id = request.payload, request.project, request.run_id
+    requested_by = request.requested_by
+    validate_name("provider", provider)
+    validate_name("action", action)
+    validate_name("account", account)
+    validate_key(key)
+    validate_person("requester", requested_by)
+    if project is not None:
+        validate_identifier("project", project)
+    if run_id is not None:
+        validate_identifier("run_id", run_id)
+    adapter = registry.get(provider)
+    if action not in adapter.actions:
+        raise InvalidInputError(
+            f"provider {provider!r} has no action {action!r}: "
+            f"use one of {', '.join(sorted(adapter.actions))}",
+            code=ErrorCode.UNKNOWN_ACTION,
+        )
+    if not isinstance(payload, Mapping):
+        raise InvalidInputError("the payload must be a JSON object", code=ErrorCode.INVALID_PAYLOAD)
+    try:
+        normalized, payload_bytes = canonical_form(payload, max_depth=MAX_NESTING_DEPTH)
+    except CanonicalizationError as exc:
+        raise InvalidInputError(f"payload refused: {exc.message}", code=exc.code) from exc
+    if len(payload_bytes) > MAX_PAYLOAD_BYTES:
+        raise InvalidInputError(
+            f"payload is {len(payload_bytes)} bytes of canonical JSON; "
+            f"the limit is {MAX_PAYLOAD_BYTES}",
+            code=ErrorCode.PAYLOAD_TOO_LARGE,
+        )
+    assert isinstance(normalized, dict)
+    intent = Intent(provider, action, account, key, normalized)
+    payload_text = payload_bytes.decode("utf-8")
+    return PreparedIntent(
+        intent=intent,
+        payload_text=payload_text,
+        # == canonical_hash(intent.to_hashable()), from the canonical text.
+        payload_hash=intent_hash(provider, action, account, key, payload_text),
+        adapter=adapter,
+        project=project,
+        run_id=run_id,
+        requested_by=requested_by,
+        requester_principal=request.requester_principal,
+    )
+
+
 class Intake:
     """Propose: validate, hash, apply the project policy, record (idempotently)."""
 
@@ -76,58 +131,7 @@ class Intake:
 
     def prepare(self, request: IntentRequest) -> PreparedIntent:
         """Validate and normalise an intent; raises before anything is written."""
-        provider, action, account, key = (
-            request.provider,
-            request.action,
-            request.account,
-            request.key,
-        )
-        payload, project, run_id = request.payload, request.project, request.run_id
-        requested_by = request.requested_by
-        validate_name("provider", provider)
-        validate_name("action", action)
-        validate_name("account", account)
-        validate_key(key)
-        validate_person("requester", requested_by)
-        if project is not None:
-            validate_identifier("project", project)
-        if run_id is not None:
-            validate_identifier("run_id", run_id)
-        adapter = self.registry.get(provider)
-        if action not in adapter.actions:
-            raise InvalidInputError(
-                f"provider {provider!r} has no action {action!r}: "
-                f"use one of {', '.join(sorted(adapter.actions))}",
-                code=ErrorCode.UNKNOWN_ACTION,
-            )
-        if not isinstance(payload, Mapping):
-            raise InvalidInputError(
-                "the payload must be a JSON object", code=ErrorCode.INVALID_PAYLOAD
-            )
-        try:
-            normalized, payload_bytes = canonical_form(payload, max_depth=MAX_NESTING_DEPTH)
-        except CanonicalizationError as exc:
-            raise InvalidInputError(f"payload refused: {exc.message}", code=exc.code) from exc
-        if len(payload_bytes) > MAX_PAYLOAD_BYTES:
-            raise InvalidInputError(
-                f"payload is {len(payload_bytes)} bytes of canonical JSON; "
-                f"the limit is {MAX_PAYLOAD_BYTES}",
-                code=ErrorCode.PAYLOAD_TOO_LARGE,
-            )
-        assert isinstance(normalized, dict)
-        intent = Intent(provider, action, account, key, normalized)
-        payload_text = payload_bytes.decode("utf-8")
-        return PreparedIntent(
-            intent=intent,
-            payload_text=payload_text,
-            # == canonical_hash(intent.to_hashable()), from the canonical text.
-            payload_hash=intent_hash(provider, action, account, key, payload_text),
-            adapter=adapter,
-            project=project,
-            run_id=run_id,
-            requested_by=requested_by,
-            requester_principal=request.requester_principal,
-        )
+        return prepare_intent(request, self.registry)
 
     def existing(self, db: Any, prepared: PreparedIntent) -> ActionRecord | None:
         """The recorded action for this key when the hash matches; conflict otherwise.
