@@ -206,9 +206,10 @@ def test_render_is_byte_identical_across_processes(tmp_path: Path) -> None:
 def test_every_payload_refusal_names_its_field(
     tmp_path: Path, change: dict[str, Any], field: str
 ) -> None:
+    data = {**payload(MEDIA), **change}
+    refused = intent({k: v for k, v in data.items() if v is not None})
     with pytest.raises(ProviderPayloadError) as info:
-        data = {**payload(MEDIA), **change}
-        _adapter(tmp_path).render(intent({k: v for k, v in data.items() if v is not None}))
+        _adapter(tmp_path).render(refused)
     assert info.value.code == "invalid_provider_payload"
     assert info.value.details["field"] == field
     assert field.split(".")[0] in info.value.message

@@ -14,7 +14,9 @@ from autopack.fakes.protocol import FakeProvider
 from autopack.fakes.store import FakeStore
 
 # provider name -> module holding ``build(store) -> FakeProvider``.
-FAKES: Final[Mapping[str, str]] = {}
+FAKES: Final[Mapping[str, str]] = {
+    "youtube": "autopack.fakes.youtube",
+}
 
 
 def build_fakes(names: list[str], store: FakeStore) -> list[FakeProvider]:

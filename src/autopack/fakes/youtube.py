@@ -449,7 +449,7 @@ class YouTubeFake:
             return json_response(201 if completed_now else 200, _video_resource(video))
         received = int(session["received"])
         headers = {"Range": f"bytes=0-{received - 1}"} if received else {}
-        return FakeResponse(308, b"", {"Content-Length": "0", **headers})
+        return FakeResponse(308, b"", headers)
 
     # -- list calls ----------------------------------------------------------------------
 
@@ -662,3 +662,8 @@ def _drain(request: FakeRequest) -> None:
             left -= len(piece)
     except OSError:
         return
+
+
+def build(store: FakeStore) -> YouTubeFake:
+    """The registry's factory (``autopack.fakes.registry``)."""
+    return YouTubeFake(store)
