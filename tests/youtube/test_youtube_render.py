@@ -24,7 +24,7 @@ from autopack.providers.youtube.adapter import YouTubeAdapter
 from autopack.providers.youtube.video import upload_marker
 from youtube.yt_support import ACCESS_TOKEN, QUANTUM, StaticToken, intent, payload
 
-MEDIA = {
+MEDIA: dict[str, Any] = {
     "path": "clips/clip.mp4",
     "size": 2 * QUANTUM + 1000,
     "sha256": "ab" * 32,
@@ -121,16 +121,14 @@ def test_the_marker_is_stable_per_account_and_key_only() -> None:
 
 def test_an_empty_description_is_the_marker_alone(tmp_path: Path) -> None:
     the_intent = intent(payload(MEDIA, description=None))
-    body = _adapter(tmp_path).render(the_intent).body
-    assert isinstance(body, dict)
-    assert body["snippet"]["description"] == upload_marker(the_intent)  # type: ignore[index]
+    body: Any = _adapter(tmp_path).render(the_intent).body
+    assert body["snippet"]["description"] == upload_marker(the_intent)
 
 
 def test_publish_at_is_sent_only_for_private_videos(tmp_path: Path) -> None:
     adapter = _adapter(tmp_path)
-    body = adapter.render(intent(payload(MEDIA, publishAt="2026-12-24T18:00:00Z"))).body
-    assert isinstance(body, dict)
-    assert body["status"]["publishAt"] == "2026-12-24T18:00:00Z"  # type: ignore[index]
+    body: Any = adapter.render(intent(payload(MEDIA, publishAt="2026-12-24T18:00:00Z"))).body
+    assert body["status"]["publishAt"] == "2026-12-24T18:00:00Z"
     with pytest.raises(ProviderPayloadError) as info:
         adapter.render(
             intent(payload(MEDIA, privacyStatus="public", publishAt="2026-12-24T18:00:00Z"))
@@ -220,7 +218,7 @@ def test_a_bad_media_reference_is_refused_by_name(tmp_path: Path) -> None:
         _adapter(tmp_path).render(intent(payload({**MEDIA, "path": "../escape.mp4"})))
     assert info.value.code == "invalid_media_ref"
     with pytest.raises(MediaRefError):
-        _adapter(tmp_path).render(intent(payload(None)))
+        _adapter(tmp_path).render(intent({**payload(MEDIA), "media": "clip.mp4"}))
 
 
 def test_another_provider_or_action_is_refused(tmp_path: Path) -> None:
