@@ -118,7 +118,13 @@ def test_real_providers_declare_the_issue_12_actions_with_the_word_rule_categori
     for name, actions in REAL_ACTIONS.items():
         unit = UNITS[name]
         assert set(unit.actions) == actions
-        assert unit.adapter_factory is None  # no adapter yet, and no placeholder
+        if unit.adapter_factory is not None:
+            # A real adapter (no placeholder): it serves exactly the declared actions.
+            adapter = ProviderRegistry(Settings(_env_file=None)).get(name)
+            assert adapter.actions == frozenset(actions)
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                close()
         for action, category in unit.actions.items():
             # The categories the name-based rules gave before the catalogue existed.
             assert domain_action_category(name, action, {}) is category
@@ -173,19 +179,25 @@ def test_secret_settings_of_providers_are_collected(tmp_path: Path) -> None:
 
 
 def test_a_provider_without_an_adapter_is_refused_by_name(tmp_path: Path) -> None:
+    # Derived from the registry: each provider leaves this test when its adapter lands.
+    without = sorted(u.name for u in registry.PROVIDERS if u.adapter_factory is None)
+    dispatchable = sorted(u.name for u in registry.PROVIDERS if u.adapter_factory is not None)
+    assert {"sandbox", "youtube"} <= set(dispatchable)
     providers = ProviderRegistry(_settings(tmp_path))
+    assert providers.dispatchable == dispatchable
+    assert providers.names == ["alpaca", "etsy", "sandbox", "shopify", "youtube"]
+    with pytest.raises(UnknownProviderError) as unknown:
+        providers.get("nope")
+    assert unknown.value.code == "unknown_provider"
+    if not without:
+        return
     with pytest.raises(ProviderNotAvailableError) as info:
-        providers.get("youtube")
+        providers.get(without[0])
     assert info.value.code == "provider_not_available"
     assert http_status(info.value.code) == 400
     assert exit_code(info.value.code) == EXIT_BAD_INPUT
     assert "no adapter yet" in info.value.message
-    assert info.value.details == {"provider": "youtube", "dispatchable": ["sandbox"]}
-    with pytest.raises(UnknownProviderError) as unknown:
-        providers.get("nope")
-    assert unknown.value.code == "unknown_provider"
-    assert providers.dispatchable == ["sandbox"]
-    assert providers.names == ["alpaca", "etsy", "sandbox", "shopify", "youtube"]
+    assert info.value.details == {"provider": without[0], "dispatchable": dispatchable}
 
 
 def test_a_new_unit_is_built_with_its_context(tmp_path: Path) -> None:
