@@ -41,7 +41,8 @@ class ApiServices:
 
     @classmethod
     def build(cls, runtime: Runtime) -> ApiServices:
-        registry = ProviderRegistry(runtime.settings)
+        # Adapters that authenticate read the credential store through it.
+        registry = ProviderRegistry.for_runtime(runtime)
         return cls(
             registry=registry,
             runs=RunService(runtime),

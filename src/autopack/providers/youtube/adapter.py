@@ -71,7 +71,8 @@ from autopack.providers.youtube.video import ACTION, PROVIDER_NAME, VideoUpload,
 SESSION_PLACEHOLDER: Final = "{session_uri}"
 MASKED_TOKEN: Final = "Bearer <access token>"  # noqa: S105 - the mask, not a secret
 JSON_CONTENT_TYPE: Final = "application/json; charset=UTF-8"
-DEFAULT_TIMEOUT_SECONDS: Final = 60.0
+# Below the worker's default 60 s lease (the worker refuses a lease not longer).
+DEFAULT_TIMEOUT_SECONDS: Final = 30.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS: Final = 5.0
 # Failed chunk PUTs (timeout, lost connection, 5xx) one dispatch recovers from by
 # asking the status; past that the reconciler resumes in a later dispatch.
@@ -216,7 +217,6 @@ class YouTubeAdapter:
         if isinstance(auth, DispatchResult):
             return auth
         if isinstance(session_uri, str) and session_uri:
-            tally.resumed_from = _int(progress.state.get("acked"))
             return self._transfer(upload, progress, session_uri, auth, tally, ask_first=True)
         return self._initiate(upload, request, progress, auth, tally)
 
@@ -410,6 +410,10 @@ class YouTubeAdapter:
                     summary=tally.summary(),
                     error=f"the session acknowledged {acked} bytes of {total}",
                 )
+            if ask_first and tally.resumed_from is None:
+                # Where the session really stands (it may hold more than the last
+                # checkpoint: a crash can fall between its 308 and our checkpoint).
+                tally.resumed_from = acked
             stalls = stalls + 1 if acked <= offset else 0
             if stalls > MAX_STALLED_ANSWERS:
                 return DispatchResult(
