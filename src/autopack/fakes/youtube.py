@@ -17,7 +17,8 @@ Wire (as ``shared/providers.md`` section 1 and Google's resumable upload guide):
 
 Errors have Google's shape: ``{"error": {"code", "message", "errors": [{"message",
 "domain", "reason"}]}}``. Durability: media bytes are appended to a blob and
-fsync'd, then the session's received count is committed, before a 308; the
+fsync'd before a 308 (the blob's length is the session's received count, so a
+chunk costs one fsync and no database commit); the
 video is committed before the 200/201. Bodies are streamed to disk in pieces,
 never buffered whole.
 
@@ -238,7 +239,6 @@ class YouTubeFake:
                 "resource": resource,
                 "total": int(size_text),
                 "content_type": media_type,
-                "received": 0,
                 "state": "open",
                 "expired_status": None,
                 "video_id": None,
@@ -364,7 +364,7 @@ class YouTubeFake:
             if found["state"] == "complete":
                 _drain(request)
                 return self._progress_answer(found, completed_now=False)
-            received = int(found["received"])
+            received = self._received(found)
             if first > received:
                 _drain(request)
                 return google_error(
@@ -374,18 +374,16 @@ class YouTubeFake:
             if fault is not None and fault.kind == "partial_range":
                 drop = int(fault.params.get("drop_bytes", QUANTUM))
             kept = self._receive(request, found, first, length, drop)
-            found["received"] = kept
             if kept == total:
                 self._complete(found)
                 return self._progress_answer(found, completed_now=True)
-            self._store.put(NAME, "session", upload_id, found)
             return self._progress_answer(found, completed_now=False)
 
     def _receive(
         self, request: FakeRequest, session: dict[str, Any], first: int, length: int, drop: int
     ) -> int:
-        """Stream the body to the blob; fsync; the new received count (not yet committed)."""
-        received = int(session["received"])
+        """Stream the body to the blob and fsync it; the new received count."""
+        received = self._received(session)
         blob = self._blob(session["id"])
         skip = received - first  # bytes the session already holds
         got = 0
@@ -447,7 +445,7 @@ class YouTubeFake:
             video = self._store.get(NAME, "video", str(session["video_id"]))
             assert video is not None
             return json_response(201 if completed_now else 200, _video_resource(video))
-        received = int(session["received"])
+        received = self._received(session)
         headers = {"Range": f"bytes=0-{received - 1}"} if received else {}
         return FakeResponse(308, b"", headers)
 
@@ -565,7 +563,10 @@ class YouTubeFake:
 
     def sessions(self) -> list[dict[str, Any]]:
         return [
-            {k: s[k] for k in ("id", "total", "received", "state", "video_id")}
+            {
+                **{k: s[k] for k in ("id", "total", "state", "video_id")},
+                "received": self._received(s),
+            }
             for s in self._store.all(NAME, "session")
         ]
 
@@ -590,6 +591,13 @@ class YouTubeFake:
         return json_response(404, {"error": f"unknown youtube control action {action[:40]!r}"})
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _received(self, session: Mapping[str, Any]) -> int:
+        """Bytes the session holds: the fsync'd blob's length (all, once complete)."""
+        if session["state"] == "complete":
+            return int(session["total"])
+        blob = self._blob(str(session["id"]))
+        return min(blob.stat().st_size, int(session["total"])) if blob.exists() else 0
 
     def _blob(self, upload_id: str) -> Path:
         return self._store.blob_path(NAME, f"upload-{upload_id}")
