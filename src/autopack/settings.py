@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         "<url>/upload/youtube/v3/videos); the YouTube fake's URL in tests and demos.",
     )
     youtube_chunk_bytes: int = Field(
-        default=16 * 1024 * 1024,
+        default=64 * 1024 * 1024,
         ge=256 * 1024,
         le=1024**3,
         description="Bytes per media PUT of a YouTube resumable upload: a multiple of "

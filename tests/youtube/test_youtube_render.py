@@ -265,3 +265,12 @@ def test_fuzzed_payloads_render_or_are_refused_by_name(changes: dict[str, Any]) 
     except (ProviderPayloadError, MediaRefError):
         return
     assert rendered.request_hash == adapter.render(intent(data)).request_hash
+
+
+def test_a_render_of_more_than_4096_chunks_is_refused_by_name(tmp_path: Path) -> None:
+    adapter = _adapter(tmp_path, QUANTUM)
+    assert len(adapter.render(intent(payload({**MEDIA, "size": 4096 * QUANTUM}))).steps) == 4096
+    with pytest.raises(ProviderPayloadError) as info:
+        adapter.render(intent(payload({**MEDIA, "size": 4096 * QUANTUM + 1})))
+    assert info.value.details["field"] == "media.size"
+    assert "AUTOPACK_YOUTUBE_CHUNK_BYTES" in info.value.message

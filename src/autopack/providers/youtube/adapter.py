@@ -62,6 +62,7 @@ from autopack.domain.providers import (
 )
 from autopack.providers._http import describe, error_message, json_object_id, response_json
 from autopack.providers._media import media_problem, resolve_media
+from autopack.providers._payload import ProviderPayloadError
 from autopack.providers.unit import CredentialAccessor
 from autopack.providers.youtube import session
 from autopack.providers.youtube.errors import classify_google
@@ -77,6 +78,9 @@ DEFAULT_CONNECT_TIMEOUT_SECONDS: Final = 5.0
 # Failed chunk PUTs (timeout, lost connection, 5xx) one dispatch recovers from by
 # asking the status; past that the reconciler resumes in a later dispatch.
 MAX_INLINE_RECOVERIES: Final = 3
+# One rendered step per chunk, so a person sees every request; past this a
+# render would be unreadable (the default chunk covers YouTube's 256 GiB maximum).
+MAX_RENDERED_CHUNKS: Final = 4096
 # 308 answers in a row that acknowledge no new byte.
 MAX_STALLED_ANSWERS: Final = 3
 
@@ -163,6 +167,13 @@ class YouTubeAdapter:
         media = upload.media
         body: JsonValue = dict(upload.resource)
         plan = session.chunk_plan(media.size, self._chunk_bytes)
+        if len(plan) > MAX_RENDERED_CHUNKS:
+            raise ProviderPayloadError(
+                f"{PROVIDER_NAME} {ACTION}: media.size needs {len(plan)} chunks of "
+                f"{self._chunk_bytes} bytes; a render shows at most {MAX_RENDERED_CHUNKS}: "
+                "raise AUTOPACK_YOUTUBE_CHUNK_BYTES",
+                details={"provider": PROVIDER_NAME, "action": ACTION, "field": "media.size"},
+            )
         steps = tuple(
             RequestStep(
                 purpose=f"media chunk {number} of {len(plan)}: bytes {first}-{end - 1} "
