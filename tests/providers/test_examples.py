@@ -11,6 +11,7 @@ import pytest
 from autopack.providers.registry import PROVIDERS
 from autopack.services.context import Runtime
 from autopack.services.ledger import IntentRequest, LedgerService
+from autopack.services.packets import PacketService
 from conftest import invoke_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +27,25 @@ FOUND = sorted(
 )
 
 
+PACKET_ACTIONS = sorted(
+    (unit.name, unit.packet.action) for unit in PROVIDERS if unit.packet is not None
+)
+
+
 def test_every_dispatchable_action_has_exactly_its_example() -> None:
     assert FOUND == DISPATCHABLE
+
+
+@pytest.mark.parametrize(("provider", "action"), [p for p in PACKET_ACTIONS if p in FOUND])
+def test_a_packet_example_is_the_packet_its_spec_and_media_build(
+    provider: str, action: str
+) -> None:
+    """payload.json of a packet action is the packet built from packet.json and the
+    media beside it, with the repository as the workspace (so it stays in step)."""
+    folder = EXAMPLES / provider / action
+    media = sorted(p for p in folder.iterdir() if p.name not in {"packet.json", "payload.json"})
+    document, _ = PacketService(ROOT).assemble(folder / "packet.json", media)
+    assert json.loads((folder / "payload.json").read_text("utf-8")) == document
 
 
 @pytest.mark.parametrize(("provider", "action"), FOUND)

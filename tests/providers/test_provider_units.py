@@ -63,6 +63,7 @@ def test_every_part_is_a_required_field() -> None:
         "redaction_rules",
         "settings",
         "wire",
+        "packet",
     }
     assert all(
         f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

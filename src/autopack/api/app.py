@@ -15,6 +15,7 @@ from autopack.api import (
     routes_auth,
     routes_halts,
     routes_health,
+    routes_packets,
     routes_principals,
     routes_runs,
 )
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_halts.router)
     app.include_router(routes_auth.router)
     app.include_router(routes_principals.router)
+    app.include_router(routes_packets.router)
     app.add_middleware(
         ApiKeyMiddleware, bootstrap_key=api_key, authenticate=principals.authenticate
     )

@@ -22,6 +22,8 @@ from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
 from autopack.services.executor import Executor
 from autopack.services.ledger import LedgerService
+from autopack.services.packet_refs import packet_service
+from autopack.services.packets import PacketService
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runs import RunService
 
@@ -38,6 +40,7 @@ class ApiServices:
     approvals: ApprovalService
     reconciler: Executor
     credentials: CredentialService
+    packets: PacketService
 
     @classmethod
     def build(cls, runtime: Runtime) -> ApiServices:
@@ -50,6 +53,7 @@ class ApiServices:
             approvals=ApprovalService(runtime, registry),
             reconciler=Executor(runtime, registry, worker=RECONCILER_WORKER),
             credentials=CredentialService(runtime, actor="api"),
+            packets=packet_service(runtime),
         )
 
     def close(self) -> None:
@@ -96,11 +100,16 @@ def get_credentials(services: ServicesDep) -> CredentialService:
     return services.credentials
 
 
+def get_packets(services: ServicesDep) -> PacketService:
+    return services.packets
+
+
 RunServiceDep = Annotated[RunService, Depends(get_run_service)]
 LedgerDep = Annotated[LedgerService, Depends(get_ledger)]
 ApprovalsDep = Annotated[ApprovalService, Depends(get_approvals)]
 ReconcilerDep = Annotated[Executor, Depends(get_reconciler)]
 CredentialServiceDep = Annotated[CredentialService, Depends(get_credentials)]
+PacketServiceDep = Annotated[PacketService, Depends(get_packets)]
 
 
 def get_actor(request: Request) -> Actor:

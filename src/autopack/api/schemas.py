@@ -117,6 +117,42 @@ class RunList(_Body):
     runs: list[RunBody]
 
 
+# -- publish packets ----------------------------------------------------------------
+
+
+class PacketMediaBody(_Body):
+    name: str
+    path: str
+    size: int
+    sha256: str
+    content_type: str
+
+
+class PolicyRefBody(_Body):
+    provider: str
+    url: str
+    sha256: str
+
+
+class PacketDocumentBody(_Body):
+    schema_: str = Field(alias="schema")
+    provider: str
+    action: str
+    run: dict[str, str] | None
+    fields: dict[str, Any]
+    disclosures: dict[str, Any]
+    compliance: dict[str, Any]
+    media: list[PacketMediaBody]
+    policy_refs: list[PolicyRefBody]
+
+
+class PacketBody(_Body):
+    packet_id: str
+    path: str
+    created: bool
+    packet: PacketDocumentBody
+
+
 # -- credentials --------------------------------------------------------------------
 
 

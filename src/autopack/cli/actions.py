@@ -53,6 +53,20 @@ def read_payload(source: str) -> Any:
     return parse_json_strict(data, max_depth=MAX_NESTING_DEPTH)
 
 
+def payload_or_packet(payload: str | None, packet: str | None, workspace: Path) -> Any:
+    """The payload from exactly one of --payload FILE and --packet ID."""
+    if (payload is None) == (packet is None):
+        raise InvalidInputError(
+            "give exactly one of --payload FILE and --packet ID", code=ErrorCode.INVALID_INPUT
+        )
+    if packet is not None:
+        from autopack.services.packets import PacketService
+
+        return PacketService(workspace).show(packet).document
+    assert payload is not None
+    return read_payload(payload)
+
+
 def _when(value: Any) -> str:
     return "-" if value is None else str(value)
 
@@ -62,7 +76,13 @@ def propose(
     provider: Annotated[str, typer.Option(help="Provider name, e.g. sandbox.")],
     action: Annotated[str, typer.Option(help="Provider action, e.g. video.upload.")],
     key: Annotated[str, typer.Option(help="Idempotency key: one action per key, forever.")],
-    payload: Annotated[str, typer.Option(help="JSON object file ('-' for stdin). No floats.")],
+    payload: Annotated[
+        str | None, typer.Option(help="JSON object file ('-' for stdin). No floats.")
+    ] = None,
+    packet: Annotated[
+        str | None,
+        typer.Option(help="A publish packet's id: the payload of a publish or list action."),
+    ] = None,
     account: Annotated[str, typer.Option(help="Provider account.")] = "default",
     project: Annotated[str | None, typer.Option(help="Project (its policy applies).")] = None,
     run_id: Annotated[str | None, typer.Option(help="Run this action belongs to.")] = None,
@@ -71,9 +91,11 @@ def propose(
     ] = DEFAULT_REQUESTER,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Record an intent; prints the record, its dry-run render and the hash to approve."""
-    body = read_payload(payload)
+    """Record an intent; prints the record, its dry-run render and the hash to approve.
+
+    The payload is a JSON file (--payload) or a built publish packet (--packet ID)."""
     with runtime() as rt:
+        body = payload_or_packet(payload, packet, rt.settings.workspace_path)
         proposal = LedgerService(rt).propose(
             IntentRequest(
                 provider=provider,
@@ -111,7 +133,13 @@ def propose(
 def render(
     provider: Annotated[str, typer.Option(help="Provider name, e.g. youtube.")],
     action: Annotated[str, typer.Option(help="Provider action, e.g. video.upload.")],
-    payload: Annotated[str, typer.Option(help="JSON object file ('-' for stdin). No floats.")],
+    payload: Annotated[
+        str | None, typer.Option(help="JSON object file ('-' for stdin). No floats.")
+    ] = None,
+    packet: Annotated[
+        str | None,
+        typer.Option(help="A publish packet's id: the payload of a publish or list action."),
+    ] = None,
     account: Annotated[str, typer.Option(help="Provider account.")] = "default",
     key: Annotated[
         str,
@@ -130,8 +158,9 @@ def render(
     from autopack.services.providers import ProviderRegistry
     from autopack.settings import load_settings
 
-    body = read_payload(payload)
-    registry = ProviderRegistry(load_settings())
+    settings = load_settings()
+    body = payload_or_packet(payload, packet, settings.workspace_path)
+    registry = ProviderRegistry(settings)
     try:
         prepared = prepare_intent(
             IntentRequest(provider=provider, action=action, account=account, key=key, payload=body),

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "sandbox": "autopack.cli.sandbox:app",
     "fakes": "autopack.cli.fakes:app",
     "providers": "autopack.cli.providers:app",
+    "packets": "autopack.cli.packets:app",
     "credentials": "autopack.cli.credentials:app",
     "fake-oauth": "autopack.cli.fake_oauth:app",
     "actions": "autopack.cli.actions:app",

@@ -109,6 +109,15 @@ class ErrorCode(enum.StrEnum):
     INVALID_MEDIA_REF = "invalid_media_ref"
     FAKES_START_FAILED = "fakes_start_failed"
 
+    # Publish packets.
+    INVALID_PACKET = "invalid_packet"
+    PACKET_NOT_FOUND = "packet_not_found"
+    PACKET_REQUIRED = "packet_required"
+    MISSING_DISCLOSURE = "missing_disclosure"
+    TEXT_OVER_LIMIT = "text_over_limit"
+    MEDIA_TYPE_MISMATCH = "media_type_mismatch"
+    MEDIA_UNREADABLE = "media_unreadable"
+
     # Approvals and policy.
     INVALID_POLICY = "invalid_policy"
     APPROVAL_NOT_FOUND = "approval_not_found"
@@ -298,6 +307,13 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         _E.INVALID_PROVIDER_PAYLOAD: CodeEntry(_BAD, "the provider's adapter refuses the payload"),
         _E.INVALID_MEDIA_REF: CodeEntry(_BAD, "a media reference is malformed or escapes its root"),
         _E.FAKES_START_FAILED: CodeEntry(_CONFIG, "the provider fakes server cannot start"),
+        _E.INVALID_PACKET: CodeEntry(_BAD, "the packet or its spec is malformed"),
+        _E.PACKET_NOT_FOUND: CodeEntry(_MISSING, "no packet with that id in the workspace"),
+        _E.PACKET_REQUIRED: CodeEntry(_BAD, "this action takes a publish packet as its payload"),
+        _E.MISSING_DISCLOSURE: CodeEntry(_BAD, "the provider requires a disclosure the spec lacks"),
+        _E.TEXT_OVER_LIMIT: CodeEntry(_BAD, "a text field is over the provider's limit"),
+        _E.MEDIA_TYPE_MISMATCH: CodeEntry(_BAD, "a media file's content is not a type it takes"),
+        _E.MEDIA_UNREADABLE: CodeEntry(_BAD, "a media file is missing or cannot be read"),
         _E.INVALID_POLICY: CodeEntry(_BAD, "the project policy file is malformed"),
         _E.APPROVAL_NOT_FOUND: CodeEntry(_MISSING, "no such approval"),
         _E.APPROVAL_REFUSED: CodeEntry(_CONFLICT, "the approval does not allow this"),

@@ -19,6 +19,7 @@ import httpx
 
 from autopack.domain.credentials import CredentialProfile
 from autopack.domain.ledger import ActionCategory
+from autopack.domain.packets import PacketProfile
 from autopack.domain.providers import ProviderAdapter
 from autopack.domain.redaction import PatternRule
 from autopack.settings import Settings
@@ -92,6 +93,9 @@ class ProviderUnit:
     # action -> its idempotency mode and lookup strategy; every action of a unit
     # with an adapter has one (a unit without an adapter may leave it empty).
     wire: Mapping[str, ActionWire]
+    # The publish/list action that takes a publish packet as its payload, and
+    # what the provider requires of one (None: no action takes packets).
+    packet: PacketProfile | None
 
     def __post_init__(self) -> None:
         profile = self.credential_profile
@@ -106,6 +110,8 @@ class ProviderUnit:
             raise ValueError(f"provider {self.name}: every action needs its wire description")
         if not set(self.wire) <= set(self.actions):
             raise ValueError(f"provider {self.name}: wire names an action it does not declare")
+        if self.packet is not None and self.packet.action not in self.actions:
+            raise ValueError(f"provider {self.name}: its packet action is not declared")
         missing = [s for s in self.settings if s not in Settings.model_fields]
         if missing:
             raise ValueError(f"provider {self.name}: unknown settings {', '.join(missing)}")

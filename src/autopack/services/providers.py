@@ -26,6 +26,7 @@ from autopack.providers.unit import (
     ProviderUnit,
 )
 from autopack.services.context import Clock, Runtime, utc_now
+from autopack.services.packet_dispatch import PacketAdapter
 from autopack.settings import Settings
 
 if TYPE_CHECKING:
@@ -166,6 +167,9 @@ class ProviderRegistry:
         if adapter is not None:
             return adapter
         adapter = unit.adapter_factory(self.context(name))
+        if unit.packet is not None:
+            # Its publish/list action takes a publish packet as its payload.
+            adapter = PacketAdapter(adapter, unit.packet)
         with self._lock:
             # Two threads may build at once: keep the first, close the spare.
             kept = self._built.setdefault(name, adapter)

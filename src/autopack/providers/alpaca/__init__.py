@@ -64,4 +64,5 @@ UNIT = ProviderUnit(
     redaction_rules=REDACTION_RULES,
     settings=(),
     wire={},
+    packet=None,
 )

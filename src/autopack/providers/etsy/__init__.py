@@ -11,6 +11,7 @@ import re
 from autopack.domain.credentials import OAuthProfile
 from autopack.domain.ledger import ActionCategory
 from autopack.domain.redaction import KEY_CHARS, TOKEN_END, PatternRule
+from autopack.providers.etsy.packet import PACKET_PROFILE
 from autopack.providers.unit import ProviderUnit
 
 # Endpoint URLs below are public addresses, not secrets.
@@ -44,4 +45,5 @@ UNIT = ProviderUnit(
     redaction_rules=REDACTION_RULES,
     settings=("etsy_client_id",),
     wire={},
+    packet=PACKET_PROFILE,
 )

@@ -39,4 +39,5 @@ UNIT = ProviderUnit(
         )
         for action in ("video.upload", "listing.create", "product.create", "order.submit")
     },
+    packet=None,
 )

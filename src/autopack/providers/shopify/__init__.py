@@ -12,6 +12,7 @@ import re
 from autopack.domain.credentials import OAuthProfile
 from autopack.domain.ledger import ActionCategory
 from autopack.domain.redaction import TOKEN_CHARS, TOKEN_END, PatternRule
+from autopack.providers.shopify.packet import PACKET_PROFILE
 from autopack.providers.unit import ProviderUnit
 
 # Endpoint URLs below are public addresses, not secrets.
@@ -53,4 +54,5 @@ UNIT = ProviderUnit(
     redaction_rules=REDACTION_RULES,
     settings=("shopify_client_id", "shopify_client_secret"),
     wire={},
+    packet=PACKET_PROFILE,
 )

@@ -17,6 +17,7 @@ from autopack.domain.ledger import ActionCategory
 from autopack.domain.providers import ProviderAdapter
 from autopack.domain.redaction import TOKEN_CHARS, TOKEN_END, PatternRule
 from autopack.providers.unit import ActionWire, ProviderContext, ProviderUnit
+from autopack.providers.youtube.packet import PACKET_PROFILE
 
 # Endpoint URLs below are public addresses, not secrets.
 CREDENTIAL_PROFILE = OAuthProfile(
@@ -114,4 +115,5 @@ UNIT = ProviderUnit(
             "channel's uploads playlist (playlistItems.list, not search)",
         )
     },
+    packet=PACKET_PROFILE,
 )
