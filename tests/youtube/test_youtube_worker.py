@@ -25,12 +25,13 @@ from autopack.services.context import Runtime, utc_now
 from autopack.services.credentials import CredentialService
 from autopack.services.executor import CRASHPOINT_DELAY_ENV, CRASHPOINT_ENV, Executor
 from autopack.services.ledger import IntentRequest, LedgerService
+from autopack.services.packets import PacketService
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 from credentials.cred_support import API_KEY, SECRET_KEY, FakeOAuth, connect, fake_oauth_process
 from fakes_support import FakesProcess
-from youtube.yt_support import QUANTUM, payload, write_media
+from youtube.yt_support import QUANTUM, packet_spec, write_media
 
 ACCOUNT = "chan1"
 
@@ -53,14 +54,18 @@ class World:
     database_url: str
 
     def propose(self, key: str, size: int) -> dict[str, Any]:
+        """Build the publish packet of a fresh file and propose + approve it."""
         media = write_media(self.workspace / f"{key}.mp4", size, seed=len(key))
+        spec = self.workspace / f"{key}.spec.json"
+        spec.write_text(json.dumps(packet_spec(title=f"upload {key}")), encoding="utf-8")
+        packet = PacketService(self.workspace).build(spec, [self.workspace / f"{key}.mp4"])
         rec = self.ledger.propose(
             IntentRequest(
                 provider="youtube",
                 action="video.upload",
                 account=ACCOUNT,
                 key=key,
-                payload=payload(media),
+                payload=packet.document,
             )
         ).record
         assert rec.approval_id is not None

@@ -13,6 +13,7 @@ from autopack.providers.unit import ApiKeyCredential
 KIB = 1024
 MIB = 1024 * KIB
 QUANTUM = 256 * KIB
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 ACCESS_TOKEN = "ya29.test-access-token-" + "Qx7" * 10
 
 
@@ -21,6 +22,8 @@ def write_media(path: Path, size: int, seed: int = 7) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     block = hashlib.sha256(f"seed-{seed}".encode()).digest() * (HASH_BUFFER_BYTES // 32)
+    # An MP4 'ftyp' box first, so content sniffing (publish packets) sees video/mp4.
+    block = (MP4_HEAD + block)[: len(block)]
     left = size
     with path.open("wb") as out:
         while left:
@@ -49,6 +52,24 @@ def payload(media: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
+
+
+def packet_spec(**fields: Any) -> dict[str, Any]:
+    """A publish-packet spec for ``video.upload`` (the payload the ledger takes)."""
+    return {
+        "provider": "youtube",
+        "action": "video.upload",
+        "fields": {
+            "title": "Autopack test upload",
+            "description": "A test video.",
+            "tags": ["autopack", "test"],
+            "categoryId": "22",
+            "privacyStatus": "private",
+            **fields,
+        },
+        "disclosures": {"containsSyntheticMedia": True, "selfDeclaredMadeForKids": False},
+        "compliance": {"reviewed": True},
+    }
 
 
 def intent(data: dict[str, Any], key: str = "yt-1", account: str = "main") -> Intent:
