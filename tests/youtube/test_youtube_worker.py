@@ -91,7 +91,7 @@ class World:
 
     def worker(self, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "autopack", "worker", "--once", "--lease-seconds", "45"],
+            [sys.executable, "-m", "autopack", "worker", "--once", "--lease-seconds", "30"],
             env=self.env(**extra),
             cwd=self.workspace,
             capture_output=True,

@@ -72,8 +72,10 @@ from autopack.providers.youtube.video import ACTION, PROVIDER_NAME, VideoUpload,
 SESSION_PLACEHOLDER: Final = "{session_uri}"
 MASKED_TOKEN: Final = "Bearer <access token>"  # noqa: S105 - the mask, not a secret
 JSON_CONTENT_TYPE: Final = "application/json; charset=UTF-8"
-# Below the worker's default 60 s lease (the worker refuses a lease not longer).
-DEFAULT_TIMEOUT_SECONDS: Final = 30.0
+# Per socket operation (httpx), not per request: a long chunk is fine. Kept well
+# below the worker's lease, which must be longer than every adapter's timeout
+# (the default lease is 60 s; the crash tests run with 30 s).
+DEFAULT_TIMEOUT_SECONDS: Final = 20.0
 DEFAULT_CONNECT_TIMEOUT_SECONDS: Final = 5.0
 # Failed chunk PUTs (timeout, lost connection, 5xx) one dispatch recovers from by
 # asking the status; past that the reconciler resumes in a later dispatch.
