@@ -308,3 +308,34 @@ def test_quota_reset_is_next_midnight_pacific() -> None:
     assert seconds_until_quota_reset(datetime(2026, 12, 7, 7, 59, tzinfo=UTC)) == 60.0
     # Summer time: 06:30 UTC on Jul 1 is 23:30 PDT.
     assert seconds_until_quota_reset(datetime(2026, 7, 1, 6, 30, tzinfo=UTC)) == 1800.0
+
+
+def test_a_resume_asks_the_status_first_and_rehashes_before_more_bytes(
+    adapter: YouTubeAdapter, fake: FakesProcess, media_root: Path
+) -> None:
+    size = 3 * QUANTUM
+    the_intent, rendered, _ = _upload(adapter, media_root, size)
+    fake.set_faults(
+        {"provider": "youtube", "kind": "partial_range", "method": "PUT", "drop_bytes": 0},
+        {"provider": "youtube", "kind": "status", "method": "PUT", "status": 503, "times": 10},
+    )
+    progress = InMemoryProgress()
+    assert adapter.dispatch(the_intent, rendered, progress).outcome is Outcome.MAYBE_EFFECT
+    fake.clear_faults()
+    path = media_root / "k1.mp4"
+    original = path.read_bytes()
+    path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    changed = adapter.dispatch(the_intent, rendered, progress)
+    assert changed.outcome is Outcome.PERMANENT
+    assert "changed since approval" in (changed.error or "")
+    assert changed.summary["bytes_sent"] == 0
+    (held,) = fake.control("GET", "/youtube/sessions")["sessions"]
+    assert (held["received"], held["state"]) == (QUANTUM, "open")
+    # A session that completed needs no file: the status query confirms it.
+    path.write_bytes(original)
+    done = adapter.dispatch(the_intent, rendered, progress)
+    assert done.outcome is Outcome.SUCCEEDED
+    path.unlink()
+    again = adapter.dispatch(the_intent, rendered, progress)
+    assert (again.outcome, again.provider_object_id) == (Outcome.SUCCEEDED, done.provider_object_id)
+    assert again.summary["bytes_sent"] == 0

@@ -221,16 +221,19 @@ class YouTubeAdapter:
             )
         tally = _Tally()
         session_uri = progress.state.get("session_uri")
-        problem = media_problem(upload.media, self._media_root)
-        if problem is not None:
-            # The approved bytes are gone: nothing more is sent (an open session
-            # stays incomplete, which never becomes a video).
-            return DispatchResult(Outcome.PERMANENT, error=f"{problem}; nothing sent")
+        resuming = isinstance(session_uri, str) and bool(session_uri)
+        if not resuming:
+            # Re-hashed before the initiate: a changed byte sends nothing.
+            problem = self._media_problem(upload)
+            if problem is not None:
+                return problem
         auth = self._auth(intent.account)
         if isinstance(auth, DispatchResult):
             return auth
-        if isinstance(session_uri, str) and session_uri:
-            return self._transfer(upload, progress, session_uri, auth, tally, ask_first=True)
+        if resuming:
+            # The status first (a completed session needs no file); the media is
+            # re-hashed before any further byte is sent.
+            return self._transfer(upload, progress, str(session_uri), auth, tally, ask_first=True)
         return self._initiate(upload, request, progress, auth, tally)
 
     def lookup(self, intent: Intent, state: Mapping[str, JsonValue]) -> LookupResult:
@@ -364,6 +367,7 @@ class YouTubeAdapter:
         path = resolve_media(media, self._media_root)
         offset = _int(progress.state.get("acked"))
         ask = ask_first
+        verified = not ask_first  # a fresh session was opened after the re-hash
         failures = 0
         stalls = 0
         last_error = ""
@@ -372,6 +376,12 @@ class YouTubeAdapter:
             if ask:
                 answer = session.status_query(self._client, session_uri, total, auth)
             else:
+                if not verified:
+                    problem = self._media_problem(upload)
+                    if problem is not None:
+                        # An open session stays incomplete: it never becomes a video.
+                        return _with_tally(problem, tally)
+                    verified = True
                 end = min(offset + self._chunk_bytes, total)
                 answer = session.put_chunk(
                     self._client,
@@ -492,6 +502,12 @@ class YouTubeAdapter:
         )
 
     # --- helpers ------------------------------------------------------------------
+
+    def _media_problem(self, upload: VideoUpload) -> DispatchResult | None:
+        problem = media_problem(upload.media, self._media_root)
+        if problem is None:
+            return None
+        return DispatchResult(Outcome.PERMANENT, error=f"{problem}; nothing sent")
 
     def _search(self, upload: VideoUpload, auth: Mapping[str, str]) -> LookupResult:
         return UploadsSearch(self._client, self._api_url, auth, self._list_cost).find(upload.marker)
