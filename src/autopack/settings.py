@@ -235,6 +235,31 @@ class Settings(BaseSettings):
         le=300,
         description="How long one webhook delivery waits for the receiver's answer.",
     )
+    youtube_api_url: str = Field(
+        default="https://www.googleapis.com",
+        description="Base URL of the YouTube Data API (uploads go to "
+        "<url>/upload/youtube/v3/videos); the YouTube fake's URL in tests and demos.",
+    )
+    youtube_chunk_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=256 * 1024,
+        le=1024**3,
+        description="Bytes per media PUT of a YouTube resumable upload: a multiple of "
+        "262144 (256 KiB), as the upload protocol requires of every chunk but the last.",
+    )
+    youtube_quota_cost_insert: int = Field(
+        default=100,
+        ge=0,
+        le=100000,
+        description="Quota units one YouTube videos.insert costs (recorded per dispatch).",
+    )
+    youtube_quota_cost_list: int = Field(
+        default=1,
+        ge=0,
+        le=100000,
+        description="Quota units one YouTube list call (channels, playlistItems, videos) "
+        "costs during a lookup.",
+    )
 
     @field_validator(
         "database_url",
@@ -292,6 +317,23 @@ class Settings(BaseSettings):
     @property
     def notifications_enabled(self) -> bool:
         return self.notify_webhook_url is not None
+
+    @field_validator("youtube_api_url")
+    @classmethod
+    def _api_base_url(cls, value: str) -> str:
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("must be an http(s)://host[:port] URL")
+        if parsed.query or parsed.fragment:
+            raise ValueError("must not carry a query or a fragment")
+        return value.rstrip("/")
+
+    @field_validator("youtube_chunk_bytes")
+    @classmethod
+    def _whole_upload_quanta(cls, value: int) -> int:
+        if value % (256 * 1024):
+            raise ValueError("must be a multiple of 262144 bytes (256 KiB)")
+        return value
 
     @property
     def workspace_path(self) -> Path:

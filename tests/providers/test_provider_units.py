@@ -122,6 +122,13 @@ def test_real_providers_declare_the_issue_12_actions_with_the_word_rule_categori
         assert set(unit.actions) == actions
         # No adapter yet, or a real one that describes the wire of every action.
         assert unit.adapter_factory is None or set(unit.wire) == actions
+        if unit.adapter_factory is not None:
+            # A real adapter (no placeholder): it serves exactly the declared actions.
+            adapter = ProviderRegistry(Settings(_env_file=None)).get(name)
+            assert adapter.actions == frozenset(actions)
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                close()
         for action, category in unit.actions.items():
             # The categories the name-based rules gave before the catalogue existed.
             assert domain_action_category(name, action, {}) is category
@@ -176,21 +183,29 @@ def test_secret_settings_of_providers_are_collected(tmp_path: Path) -> None:
 
 
 def test_a_provider_without_an_adapter_is_refused_by_name(tmp_path: Path) -> None:
-    providers = ProviderRegistry(_settings(tmp_path))
-    with pytest.raises(ProviderNotAvailableError) as info:
-        providers.get("youtube")
-    assert info.value.code == "provider_not_available"
-    assert http_status(info.value.code) == 400
-    assert exit_code(info.value.code) == EXIT_BAD_INPUT
-    assert "no adapter yet" in info.value.message
-    with_adapter = sorted(u.name for u in registry.PROVIDERS if u.adapter_factory is not None)
-    assert "sandbox" in with_adapter
-    assert info.value.details == {"provider": "youtube", "dispatchable": with_adapter}
-    with pytest.raises(UnknownProviderError) as unknown:
-        providers.get("nope")
-    assert unknown.value.code == "unknown_provider"
-    assert providers.dispatchable == with_adapter
-    assert providers.names == ["alpaca", "etsy", "sandbox", "shopify", "youtube"]
+    """A unit may be declared before its adapter exists (credentials, categories and
+    redaction work); proposing for it is refused by name, never a crash."""
+    dispatchable = sorted(u.name for u in registry.PROVIDERS if u.adapter_factory is not None)
+    assert dispatchable == ["alpaca", "etsy", "sandbox", "shopify", "youtube"]
+    planned = dataclasses.replace(
+        registry.UNITS["sandbox"], name="planned", adapter_factory=None, wire={}
+    )
+    providers = ProviderRegistry(_settings(tmp_path), providers=[*registry.PROVIDERS, planned])
+    try:
+        assert providers.dispatchable == dispatchable
+        assert providers.names == [*dispatchable[:3], "planned", *dispatchable[3:]]
+        with pytest.raises(UnknownProviderError) as unknown:
+            providers.get("nope")
+        assert unknown.value.code == "unknown_provider"
+        with pytest.raises(ProviderNotAvailableError) as info:
+            providers.get("planned")
+        assert info.value.code == "provider_not_available"
+        assert http_status(info.value.code) == 400
+        assert exit_code(info.value.code) == EXIT_BAD_INPUT
+        assert "no adapter yet" in info.value.message
+        assert info.value.details == {"provider": "planned", "dispatchable": dispatchable}
+    finally:
+        providers.close()
 
 
 def test_a_new_unit_is_built_with_its_context(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ FAKES: Final[Mapping[str, str]] = {
     "alpaca": "autopack.fakes.alpaca",
     "shopify": "autopack.fakes.shopify",
     "etsy": "autopack.fakes.etsy",
+    "youtube": "autopack.fakes.youtube",
 }
 
 

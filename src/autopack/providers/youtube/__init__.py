@@ -1,7 +1,10 @@
 """YouTube Data API v3: Google OAuth 2.0, Google token formats, ``video.upload``.
 
-The adapter is not built yet (``adapter_factory=None``): accounts can be
-connected and their tokens are masked, but nothing can be proposed for YouTube.
+``video.upload`` is a resumable upload (``adapter.py``): the session URI is
+checkpointed before any media byte is sent, chunks of ``youtube_chunk_bytes``
+resume from the acknowledged offset, and an unknown outcome is reconciled
+through a marker in the description, found in the channel's uploads playlist.
+The adapter is imported only when first built.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from datetime import timedelta
 
 from autopack.domain.credentials import OAuthProfile, RefreshExpiryRule
 from autopack.domain.ledger import ActionCategory
+from autopack.domain.providers import ProviderAdapter
 from autopack.domain.redaction import TOKEN_CHARS, TOKEN_END, PatternRule
-from autopack.providers.unit import ProviderUnit
+from autopack.providers.unit import ActionWire, ProviderContext, ProviderUnit
 from autopack.providers.youtube.packet import PACKET_PROFILE
 
 # Endpoint URLs below are public addresses, not secrets.
@@ -71,15 +75,46 @@ REDACTION_RULES = (
     ),
 )
 
+
+def build_adapter(context: ProviderContext) -> ProviderAdapter:
+    from autopack.providers.youtube.adapter import YouTubeAdapter
+
+    settings = context.settings
+    return YouTubeAdapter(
+        api_url=settings.youtube_api_url,
+        chunk_bytes=settings.youtube_chunk_bytes,
+        quota_cost_insert=settings.youtube_quota_cost_insert,
+        quota_cost_list=settings.youtube_quota_cost_list,
+        credentials=context.credentials,
+        media_root=settings.workspace_path,
+        clock=context.clock,
+        transport=context.transport,
+    )
+
+
 UNIT = ProviderUnit(
     name="youtube",
     title="YouTube Data API v3",
-    adapter_factory=None,
+    adapter_factory=build_adapter,
     credential_profile=CREDENTIAL_PROFILE,
     actions={"video.upload": ActionCategory.PUBLISH},
     redaction_rules=REDACTION_RULES,
-    settings=("youtube_client_id", "youtube_client_secret"),
-    wire={},
+    settings=(
+        "youtube_client_id",
+        "youtube_client_secret",
+        "youtube_api_url",
+        "youtube_chunk_bytes",
+        "youtube_quota_cost_insert",
+        "youtube_quota_cost_list",
+    ),
+    wire={
+        "video.upload": ActionWire(
+            idempotency="none at YouTube: one resumable session per action, its URI "
+            "checkpointed before any byte; a marker written into the description",
+            lookup="session status query (bytes */TOTAL); else the marker in the "
+            "channel's uploads playlist (playlistItems.list, not search)",
+        )
+    },
     packet=PACKET_PROFILE,
     policy_pages=(
         "https://www.youtube.com/t/terms",

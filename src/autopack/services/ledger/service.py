@@ -45,7 +45,7 @@ class LedgerService:
         store: LedgerStore | None = None,
     ) -> None:
         self.rt = runtime
-        self.registry = registry if registry is not None else ProviderRegistry(runtime.settings)
+        self.registry = registry if registry is not None else ProviderRegistry.for_runtime(runtime)
         self.store = store if store is not None else make_store(runtime, redactor)
         self.gates = GateService(self.store)
         self.intake = Intake(self.store, self.registry, self.gates)
