@@ -174,6 +174,15 @@ PINNED = {
     "request_too_large": "protocol",
     "no_credential_store": "configuration",
     "checkpoint_signature_invalid": "check_failed",
+    "invalid_task": "invalid_input",
+    "invalid_handoff_text": "invalid_input",
+    "invalid_context": "invalid_input",
+    "context_not_found": "not_found",
+    "context_stale": "check_failed",
+    "output_rejected": "invalid_input",
+    "path_escapes_run": "invalid_input",
+    "invalid_query": "invalid_input",
+    "memory_unavailable": "unavailable",
 }
 
 # Today's mapping of each category, pinned: (HTTP status or None, CLI exit code).

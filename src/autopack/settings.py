@@ -121,7 +121,20 @@ class Settings(BaseSettings):
         default=None, description="Shopify app API secret key."
     )
 
+    qdrant_url: str | None = Field(
+        default=None,
+        description="Run memory on a Qdrant server at this URL (for example "
+        "http://qdrant:6333). Empty means the embedded Qdrant Edge index in "
+        "<workspace>/.autonomous_runs/_autopack/memory/.",
+    )
+    handoff_url_allowlist: str = Field(
+        default="",
+        description="Comma-separated hosts a sub-agent's handoff output may link to "
+        "(subdomains included). Empty means no URL is accepted.",
+    )
+
     @field_validator(
+        "qdrant_url",
         "database_url",
         "api_key",
         "secret_key",
@@ -148,6 +161,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return "sqlite:///" + embedded_database_path(self.workspace_path).as_posix()
+
+    @property
+    def handoff_url_list(self) -> list[str]:
+        return sorted(
+            {h.strip().lower() for h in self.handoff_url_allowlist.split(",") if h.strip()}
+        )
 
     @property
     def is_production(self) -> bool:

@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "approvals": "autopack.cli.approvals:app",
     "halt": "autopack.cli.halt:app",
     "principals": "autopack.cli.principals:app",
+    "handoff": "autopack.cli.handoff:app",
+    "memory": "autopack.cli.memory:app",
 }
 
 

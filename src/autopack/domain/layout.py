@@ -144,3 +144,23 @@ def reauth_task_paths(workspace: Path, provider: str, account: str) -> tuple[Pat
     directory = state_dir(workspace) / REAUTH_DIR / validate_identifier("provider", provider)
     name = validate_identifier("account", account)
     return directory / f"{name}.md", directory / f"{name}.json"
+
+
+# Sub-agent handoff files: ``<run dir>/handoff/`` (see ``services.handoff``).
+HANDOFF_DIR = "handoff"
+HANDOFF_CONTEXT_JSON = "context.json"
+HANDOFF_CONTEXT_MD = "context.md"
+HANDOFF_BRIEFS = "briefs"
+HANDOFF_OUTPUTS = "outputs"
+HANDOFF_REJECTED = "rejected"
+MEMORY_DIR = "memory"
+
+
+def handoff_path(workspace: Path, ref: RunRef, *parts: str) -> Path:
+    """A file under the run's ``handoff/`` directory; each part is a validated name."""
+    return ref.artifact_path(workspace, HANDOFF_DIR, *parts)
+
+
+def memory_index_path(workspace: Path) -> Path:
+    """The embedded run-memory index: ``_autopack/memory/``."""
+    return state_dir(workspace) / MEMORY_DIR

@@ -1,0 +1,344 @@
+"""Run memory's index: embedded Qdrant Edge by default, a Qdrant server when configured.
+
+Both hold one sparse vector per artifact version (named ``terms``, scored with
+Qdrant's IDF modifier) and the same payload, and answer the same three
+questions: replace a run's points, search, list every point. The embedded shard
+lives in ``<workspace>/.autonomous_runs/_autopack/memory/``; only one process
+can hold it open, so each operation opens it, waits (bounded) while another
+process holds it, and closes it again.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from autopack.domain.error_codes import ErrorCode
+from autopack.domain.errors import UnavailableError
+from autopack.domain.memory import SparseVector
+
+VECTOR_NAME: Final = "terms"
+COLLECTION: Final = "autopack_memory"
+OPEN_WAIT_SECONDS: Final = 15.0
+SERVER_TIMEOUT_SECONDS: Final = 10
+# Extra candidates fetched so ties at the cut are broken by path, not by chance.
+TIE_MARGIN: Final = 20
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedPoint:
+    id: str
+    vector: SparseVector
+    payload: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    score: float
+    payload: dict[str, str]
+
+
+class MemoryIndex(Protocol):
+    def replace_run(self, run: str, points: Sequence[IndexedPoint]) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def search(
+        self, vector: SparseVector, limit: int, *, project: str | None, exclude_run: str | None
+    ) -> list[Hit]: ...
+
+    def points(self) -> list[IndexedPoint]: ...
+
+
+def ranked(hits: list[Hit], limit: int) -> list[Hit]:
+    """Best first; equal scores in path order, so every engine agrees."""
+    hits.sort(key=lambda h: (-h.score, h.payload["run"], h.payload["path"]))
+    return hits[:limit]
+
+
+def _unavailable(what: str, exc: BaseException) -> UnavailableError:
+    return UnavailableError(
+        f"run memory unavailable ({what}): {type(exc).__name__}: {str(exc)[:200]}",
+        code=ErrorCode.MEMORY_UNAVAILABLE,
+    )
+
+
+class EmbeddedIndex:
+    """Qdrant Edge in the workspace (``qdrant-edge-py``)."""
+
+    def __init__(self, path: Path, *, wait_seconds: float = OPEN_WAIT_SECONDS) -> None:
+        self.path = path
+        self.wait_seconds = wait_seconds
+
+    def _config(self) -> Any:
+        import qdrant_edge as edge
+
+        return edge.EdgeConfig(
+            sparse_vectors={VECTOR_NAME: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)}
+        )
+
+    def _open(self) -> Any:
+        import qdrant_edge as edge
+
+        if not (self.path / "edge_config.json").exists():
+            self.path.mkdir(parents=True, exist_ok=True)
+            return edge.EdgeShard.create(str(self.path), self._config())
+        return edge.EdgeShard.load(str(self.path))
+
+    @contextmanager
+    def shard(self) -> Iterator[Any]:
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            try:
+                shard = self._open()
+                break
+            except Exception as exc:
+                if "WouldBlock" not in str(exc) or time.monotonic() > deadline:
+                    raise _unavailable(f"embedded index {self.path.name}", exc) from exc
+                time.sleep(0.05)  # another process holds the shard
+        try:
+            yield shard
+            shard.flush()
+        finally:
+            shard.close()
+
+    def replace_run(self, run: str, points: Sequence[IndexedPoint]) -> None:
+        import qdrant_edge as edge
+
+        with self.shard() as shard:
+            shard.update(edge.UpdateOperation.delete_points_by_filter(_edge_filter(run=run)))
+            if points:
+                shard.update(
+                    edge.UpdateOperation.upsert_points(
+                        [
+                            edge.Point(
+                                p.id,
+                                {
+                                    VECTOR_NAME: edge.SparseVector(
+                                        list(p.vector.indices), list(p.vector.values)
+                                    )
+                                },
+                                p.payload,
+                            )
+                            for p in points
+                        ]
+                    )
+                )
+
+    def reset(self) -> None:
+        if self.path.exists():
+            shutil.rmtree(self.path)
+
+    def search(
+        self, vector: SparseVector, limit: int, *, project: str | None, exclude_run: str | None
+    ) -> list[Hit]:
+        import qdrant_edge as edge
+
+        if not vector.indices:
+            return []
+        with self.shard() as shard:
+            found = shard.query(
+                edge.QueryRequest(
+                    limit=limit + TIE_MARGIN,
+                    query=edge.Query.Nearest(
+                        edge.SparseVector(list(vector.indices), list(vector.values)),
+                        using=VECTOR_NAME,
+                    ),
+                    with_payload=True,
+                    filter=_edge_filter(project=project, exclude_run=exclude_run),
+                )
+            )
+        return ranked([Hit(float(p.score), dict(p.payload)) for p in found], limit)
+
+    def points(self) -> list[IndexedPoint]:
+        import qdrant_edge as edge
+
+        out: list[IndexedPoint] = []
+        with self.shard() as shard:
+            offset = None
+            while True:
+                records, offset = shard.scroll(
+                    edge.ScrollRequest(
+                        limit=1000, offset=offset, with_payload=True, with_vector=True
+                    )
+                )
+                for r in records:
+                    v = r.vector[VECTOR_NAME]
+                    out.append(
+                        IndexedPoint(
+                            str(r.id),
+                            SparseVector(tuple(v.indices), tuple(float(x) for x in v.values)),
+                            dict(r.payload),
+                        )
+                    )
+                if offset is None:
+                    break
+        return sorted(out, key=lambda p: p.id)
+
+
+def _edge_filter(
+    *, run: str | None = None, project: str | None = None, exclude_run: str | None = None
+) -> Any:
+    import qdrant_edge as edge
+
+    must: list[Any] = []
+    if run is not None:
+        must.append(edge.FieldCondition(key="run", match=edge.MatchValue(run)))
+    if project is not None:
+        must.append(edge.FieldCondition(key="project", match=edge.MatchValue(project)))
+    must_not: list[Any] | None = (
+        [edge.FieldCondition(key="run", match=edge.MatchValue(exclude_run))]
+        if exclude_run is not None
+        else None
+    )
+    if not must and not must_not:
+        return None
+    return edge.Filter(must=must or None, must_not=must_not)
+
+
+class ServerIndex:
+    """A Qdrant server (``AUTOPACK_QDRANT_URL``), through ``qdrant-client``."""
+
+    def __init__(self, client: Any, collection: str = COLLECTION) -> None:
+        self.client = client
+        self.collection = collection
+        self._ready = False
+
+    @classmethod
+    def for_url(cls, url: str) -> ServerIndex:
+        from qdrant_client import QdrantClient
+
+        return cls(QdrantClient(url=url, timeout=SERVER_TIMEOUT_SECONDS))
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except Exception as exc:
+            raise _unavailable(f"server, {what}", exc) from exc
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        from qdrant_client import models
+
+        if not self._call("collection", lambda: self.client.collection_exists(self.collection)):
+            self._call(
+                "create collection",
+                lambda: self.client.create_collection(
+                    self.collection,
+                    vectors_config={},
+                    sparse_vectors_config={
+                        VECTOR_NAME: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                    },
+                ),
+            )
+        self._ready = True
+
+    def replace_run(self, run: str, points: Sequence[IndexedPoint]) -> None:
+        from qdrant_client import models
+
+        self._ensure()
+        self._call(
+            "delete",
+            lambda: self.client.delete(
+                self.collection,
+                points_selector=models.FilterSelector(filter=_server_filter(run=run)),
+            ),
+        )
+        if points:
+            structs = [
+                models.PointStruct(
+                    id=p.id,
+                    vector={
+                        VECTOR_NAME: models.SparseVector(
+                            indices=list(p.vector.indices), values=list(p.vector.values)
+                        )
+                    },
+                    payload=p.payload,
+                )
+                for p in points
+            ]
+            self._call("upsert", lambda: self.client.upsert(self.collection, structs))
+
+    def reset(self) -> None:
+        self._call("reset", lambda: self.client.delete_collection(self.collection))
+        self._ready = False
+
+    def search(
+        self, vector: SparseVector, limit: int, *, project: str | None, exclude_run: str | None
+    ) -> list[Hit]:
+        from qdrant_client import models
+
+        if not vector.indices:
+            return []
+        self._ensure()
+        response = self._call(
+            "search",
+            lambda: self.client.query_points(
+                self.collection,
+                query=models.SparseVector(indices=list(vector.indices), values=list(vector.values)),
+                using=VECTOR_NAME,
+                query_filter=_server_filter(project=project, exclude_run=exclude_run),
+                limit=limit + TIE_MARGIN,
+                with_payload=True,
+            ),
+        )
+        return ranked([Hit(float(p.score), dict(p.payload or {})) for p in response.points], limit)
+
+    def points(self) -> list[IndexedPoint]:
+        self._ensure()
+        out: list[IndexedPoint] = []
+        offset = None
+        while True:
+            records, offset = self._call(
+                "scroll",
+                functools.partial(
+                    self.client.scroll,
+                    self.collection,
+                    limit=1000,
+                    offset=offset,
+                    with_payload=True,
+                    with_vectors=True,
+                ),
+            )
+            for r in records:
+                v = r.vector[VECTOR_NAME]
+                out.append(
+                    IndexedPoint(
+                        str(r.id),
+                        SparseVector(tuple(v.indices), tuple(float(x) for x in v.values)),
+                        dict(r.payload or {}),
+                    )
+                )
+            if offset is None:
+                break
+        return sorted(out, key=lambda p: p.id)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _server_filter(
+    *, run: str | None = None, project: str | None = None, exclude_run: str | None = None
+) -> Any:
+    from qdrant_client import models
+
+    must: list[Any] = []
+    if run is not None:
+        must.append(models.FieldCondition(key="run", match=models.MatchValue(value=run)))
+    if project is not None:
+        must.append(models.FieldCondition(key="project", match=models.MatchValue(value=project)))
+    must_not: list[Any] | None = (
+        [models.FieldCondition(key="run", match=models.MatchValue(value=exclude_run))]
+        if exclude_run is not None
+        else None
+    )
+    if not must and not must_not:
+        return None
+    return models.Filter(must=must or None, must_not=must_not)
