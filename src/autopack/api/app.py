@@ -14,6 +14,7 @@ from autopack.api import (
     routes_actions,
     routes_auth,
     routes_halts,
+    routes_handoff,
     routes_health,
     routes_principals,
     routes_runs,
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_halts.router)
     app.include_router(routes_auth.router)
     app.include_router(routes_principals.router)
+    app.include_router(routes_handoff.router)
     app.add_middleware(
         ApiKeyMiddleware, bootstrap_key=api_key, authenticate=principals.authenticate
     )

@@ -21,7 +21,9 @@ from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
 from autopack.services.executor import Executor
+from autopack.services.handoff import HandoffService
 from autopack.services.ledger import LedgerService
+from autopack.services.memory import MemoryService
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runs import RunService
 
@@ -38,10 +40,13 @@ class ApiServices:
     approvals: ApprovalService
     reconciler: Executor
     credentials: CredentialService
+    memory: MemoryService
+    handoff: HandoffService
 
     @classmethod
     def build(cls, runtime: Runtime) -> ApiServices:
         registry = ProviderRegistry(runtime.settings)
+        memory = MemoryService(runtime)
         return cls(
             registry=registry,
             runs=RunService(runtime),
@@ -49,6 +54,8 @@ class ApiServices:
             approvals=ApprovalService(runtime, registry),
             reconciler=Executor(runtime, registry, worker=RECONCILER_WORKER),
             credentials=CredentialService(runtime, actor="api"),
+            memory=memory,
+            handoff=HandoffService(runtime, memory),
         )
 
     def close(self) -> None:
@@ -56,7 +63,10 @@ class ApiServices:
         try:
             self.credentials.close()
         finally:
-            self.registry.close()
+            try:
+                self.memory.close()
+            finally:
+                self.registry.close()
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -68,6 +68,12 @@ class MemoryService:
         self.rt = runtime
         self.index = index if index is not None else open_index(runtime)
 
+    def close(self) -> None:
+        """Release the server connection, if any (the embedded shard is never held open)."""
+        close = getattr(self.index, "close", None)
+        if close is not None:
+            close()
+
     def run_points(self, ref: RunRef) -> list[IndexedPoint]:
         run_dir = ref.directory(self.rt.workspace)
         redactor = self.rt.redactor()
