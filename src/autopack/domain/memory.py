@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -97,9 +98,14 @@ def term_index(term: str) -> int:
     return int.from_bytes(digest, "big") % HASH_SPACE
 
 
+def as_float32(value: float) -> float:
+    """``value`` as the index stores it (32 bits), so every engine holds the same number."""
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
 def _merge(weights: dict[int, float]) -> SparseVector:
     indices = tuple(sorted(weights))
-    return SparseVector(indices, tuple(weights[i] for i in indices))
+    return SparseVector(indices, tuple(as_float32(weights[i]) for i in indices))
 
 
 def document_vector(text: str) -> SparseVector:

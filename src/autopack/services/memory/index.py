@@ -214,7 +214,9 @@ class ServerIndex:
     def for_url(cls, url: str) -> ServerIndex:
         from qdrant_client import QdrantClient
 
-        return cls(QdrantClient(url=url, timeout=SERVER_TIMEOUT_SECONDS))
+        # No version probe: it runs in a background thread at construction, and a
+        # server that is down is reported by the first real call instead.
+        return cls(QdrantClient(url=url, timeout=SERVER_TIMEOUT_SECONDS, check_compatibility=False))
 
     def _call(self, what: str, call: Callable[[], Any]) -> Any:
         try:
