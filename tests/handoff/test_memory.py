@@ -13,11 +13,13 @@ from handoff_support import fix_clock, new_run, propose
 from qdrant_client import QdrantClient
 
 from autopack.domain.errors import InvalidInputError, UnavailableError
+from autopack.domain.layout import RunRef
 from autopack.domain.memory import document_vector, point_id, query_vector, term_index, terms
 from autopack.services.context import Runtime
 from autopack.services.handoff import HandoffService
 from autopack.services.memory import MemoryService, open_index
 from autopack.services.memory.index import EmbeddedIndex, ServerIndex
+from autopack.services.runs import RunService
 from autopack.services.runtime import build_runtime
 from conftest import (
     create_pg_database,
@@ -108,9 +110,7 @@ def test_indexing_is_idempotent_and_a_rebuild_equals_the_incremental_index(
     assert memory.index.points() == after
 
 
-def new_ref(rt: Runtime, run_id: str):  # type: ignore[no-untyped-def]  # test helper
-    from autopack.services.runs import RunService
-
+def new_ref(rt: Runtime, run_id: str) -> RunRef:
     return RunService(rt).get(run_id).ref
 
 

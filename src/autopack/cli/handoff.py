@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -40,8 +41,7 @@ def context(
     """Generate handoff/context.json from the run's artifacts, and context.md from it."""
     from autopack.services.handoff import HandoffService
 
-    with runtime() as rt:
-        service = HandoffService(rt)
+    with runtime() as rt, closing(HandoffService(rt)) as service:
         if check:
             service.check_context(run_id)
             out("handoff/context.md matches handoff/context.json")
@@ -64,8 +64,8 @@ def brief(
     """Write handoff/briefs/<id>.json and .md (id: the brief's content hash)."""
     from autopack.services.handoff import HandoffService
 
-    with runtime() as rt:
-        result = HandoffService(rt).brief(run_id, task, goal)
+    with runtime() as rt, closing(HandoffService(rt)) as service:
+        result = service.brief(run_id, task, goal)
     if as_json:
         out_json(result.to_dict())
     else:
@@ -85,8 +85,8 @@ def accept(
     are recorded, never executed."""
     from autopack.services.handoff import HandoffService
 
-    with runtime() as rt:
-        result = HandoffService(rt).accept_file(run_id, file)
+    with runtime() as rt, closing(HandoffService(rt)) as service:
+        result = service.accept_file(run_id, file)
     if as_json:
         out_json(result.to_dict())
     elif result.accepted:
@@ -107,5 +107,5 @@ def show(run_id: str) -> None:
     """What the run's handoff holds (JSON)."""
     from autopack.services.handoff import HandoffService
 
-    with runtime() as rt:
-        out_json(HandoffService(rt).show(run_id))
+    with runtime() as rt, closing(HandoffService(rt)) as service:
+        out_json(service.show(run_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Annotated
 
 import typer
@@ -24,8 +25,8 @@ def search(
     """The artifacts most similar to TEXT, best first."""
     from autopack.services.memory import MemoryService
 
-    with runtime() as rt:
-        hits = MemoryService(rt).search(text, project=project, limit=limit)
+    with runtime() as rt, closing(MemoryService(rt)) as memory:
+        hits = memory.search(text, project=project, limit=limit)
     if as_json:
         out_json([h.to_dict() for h in hits])
         return
@@ -41,8 +42,8 @@ def rebuild(as_json: bool = JSON_OPTION) -> None:
     """Drop the index and index every run directory again from its files."""
     from autopack.services.memory import MemoryService
 
-    with runtime() as rt:
-        counts = MemoryService(rt).rebuild()
+    with runtime() as rt, closing(MemoryService(rt)) as memory:
+        counts = memory.rebuild()
     if as_json:
         out_json(counts)
     else:

@@ -24,6 +24,9 @@ class HandoffService:
         self.briefs = BriefService(runtime, self.memory)
         self.outputs = OutputService(runtime)
 
+    def close(self) -> None:
+        self.memory.close()
+
     def context(
         self,
         run_id: str,

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 import shutil
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from autopack.domain.memory import SparseVector
 VECTOR_NAME: Final = "terms"
 COLLECTION: Final = "autopack_memory"
 OPEN_WAIT_SECONDS: Final = 15.0
+HOLD_SECONDS: Final = 2.0
 SERVER_TIMEOUT_SECONDS: Final = 10
 # Extra candidates fetched so ties at the cut are broken by path, not by chance.
 TIE_MARGIN: Final = 20
@@ -46,6 +48,8 @@ class Hit:
 
 class MemoryIndex(Protocol):
     def replace_run(self, run: str, points: Sequence[IndexedPoint]) -> None: ...
+
+    def replace_runs(self, runs: Mapping[str, Sequence[IndexedPoint]]) -> None: ...
 
     def reset(self) -> None: ...
 
@@ -70,11 +74,28 @@ def _unavailable(what: str, exc: BaseException) -> UnavailableError:
 
 
 class EmbeddedIndex:
-    """Qdrant Edge in the workspace (``qdrant-edge-py``)."""
+    """Qdrant Edge in the workspace (``qdrant-edge-py``).
 
-    def __init__(self, path: Path, *, wait_seconds: float = OPEN_WAIT_SECONDS) -> None:
+    Opening the shard costs a fraction of a second, and only one process may hold
+    it: the shard stays open while operations follow each other, is released
+    ``hold_seconds`` after the last one (or at ``close``), and an operation that
+    finds another process holding it waits up to ``wait_seconds``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        wait_seconds: float = OPEN_WAIT_SECONDS,
+        hold_seconds: float = HOLD_SECONDS,
+    ) -> None:
         self.path = path
         self.wait_seconds = wait_seconds
+        self.hold_seconds = hold_seconds
+        self._shard: Any = None
+        self._timer: threading.Timer | None = None
+        # One operation at a time in this process; the engine's own lock keeps others out.
+        self._lock = threading.RLock()
 
     def _config(self) -> Any:
         import qdrant_edge as edge
@@ -91,49 +112,70 @@ class EmbeddedIndex:
             return edge.EdgeShard.create(str(self.path), self._config())
         return edge.EdgeShard.load(str(self.path))
 
-    @contextmanager
-    def shard(self) -> Iterator[Any]:
+    def _open_waiting(self) -> Any:
         deadline = time.monotonic() + self.wait_seconds
         while True:
             try:
-                shard = self._open()
-                break
+                return self._open()
             except Exception as exc:
                 if "WouldBlock" not in str(exc) or time.monotonic() > deadline:
                     raise _unavailable(f"embedded index {self.path.name}", exc) from exc
                 time.sleep(0.05)  # another process holds the shard
-        try:
-            yield shard
-            shard.flush()
-        finally:
-            shard.close()
+
+    @contextmanager
+    def shard(self) -> Iterator[Any]:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._shard is None:
+                self._shard = self._open_waiting()
+            try:
+                yield self._shard
+                self._shard.flush()
+            finally:
+                self._schedule_release()
+
+    def _schedule_release(self) -> None:
+        if self.hold_seconds <= 0:
+            self._release()
+            return
+        self._timer = threading.Timer(self.hold_seconds, self._release)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._release()
 
     def replace_run(self, run: str, points: Sequence[IndexedPoint]) -> None:
+        self.replace_runs({run: points})
+
+    def replace_runs(self, runs: Mapping[str, Sequence[IndexedPoint]]) -> None:
         import qdrant_edge as edge
 
         with self.shard() as shard:
-            shard.update(edge.UpdateOperation.delete_points_by_filter(_edge_filter(run=run)))
-            if points:
-                shard.update(
-                    edge.UpdateOperation.upsert_points(
-                        [
-                            edge.Point(
-                                p.id,
-                                {
-                                    VECTOR_NAME: edge.SparseVector(
-                                        list(p.vector.indices), list(p.vector.values)
-                                    )
-                                },
-                                p.payload,
-                            )
-                            for p in points
-                        ]
+            for run, points in runs.items():
+                shard.update(edge.UpdateOperation.delete_points_by_filter(_edge_filter(run=run)))
+                if points:
+                    shard.update(
+                        edge.UpdateOperation.upsert_points([_edge_point(p) for p in points])
                     )
-                )
 
     def reset(self) -> None:
-        if self.path.exists():
-            shutil.rmtree(self.path)
+        with self._lock:
+            self.close()
+            if self.path.exists():
+                shutil.rmtree(self.path)
 
     def search(
         self, vector: SparseVector, limit: int, *, project: str | None, exclude_run: str | None
@@ -180,6 +222,13 @@ class EmbeddedIndex:
                 if offset is None:
                     break
         return sorted(out, key=lambda p: p.id)
+
+
+def _edge_point(point: IndexedPoint) -> Any:
+    import qdrant_edge as edge
+
+    vector = edge.SparseVector(list(point.vector.indices), list(point.vector.values))
+    return edge.Point(point.id, {VECTOR_NAME: vector}, point.payload)
 
 
 def _edge_filter(
@@ -241,6 +290,10 @@ class ServerIndex:
                 ),
             )
         self._ready = True
+
+    def replace_runs(self, runs: Mapping[str, Sequence[IndexedPoint]]) -> None:
+        for run, points in runs.items():
+            self.replace_run(run, points)
 
     def replace_run(self, run: str, points: Sequence[IndexedPoint]) -> None:
         from qdrant_client import models

@@ -24,6 +24,7 @@ MAX_INDEXED_BYTES: Final = 1024 * 1024  # of one artifact's text
 DEFAULT_LIMIT: Final = 10
 MAX_LIMIT: Final = 100
 MAX_QUERY: Final = 2000
+REBUILD_BATCH: Final = 200  # runs written per index update
 
 
 def run_key(ref: RunRef) -> str:
@@ -111,9 +112,16 @@ class MemoryService:
         """Drop the index and index every run directory from its files."""
         self.index.reset()
         runs = artifacts = 0
+        batch: dict[str, list[IndexedPoint]] = {}
         for ref in run_directories(self.rt.workspace):
             runs += 1
-            artifacts += self.index_run(ref)
+            batch[run_key(ref)] = points = self.run_points(ref)
+            artifacts += len(points)
+            if len(batch) >= REBUILD_BATCH:
+                self.index.replace_runs(batch)
+                batch = {}
+        if batch:
+            self.index.replace_runs(batch)
         return {"runs": runs, "artifacts": artifacts}
 
     def search(
