@@ -12,10 +12,11 @@ makes the scoring BM25-like over the whole indexed corpus.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-import struct
 import uuid
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from typing import Final
@@ -93,25 +94,25 @@ def terms(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def term_index(term: str) -> int:
     digest = hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % HASH_SPACE
 
 
-def as_float32(value: float) -> float:
-    """``value`` as the index stores it (32 bits), so every engine holds the same number."""
-    return float(struct.unpack("<f", struct.pack("<f", value))[0])
-
-
 def _merge(weights: dict[int, float]) -> SparseVector:
     indices = tuple(sorted(weights))
-    return SparseVector(indices, tuple(as_float32(weights[i]) for i in indices))
+    # As the index stores them (32 bits), so every engine holds the same numbers.
+    values = array("f", [weights[i] for i in indices]).tolist()
+    return SparseVector(indices, tuple(values))
 
 
 def document_vector(text: str) -> SparseVector:
     """BM25 term-frequency weights of ``text`` (hash collisions add up)."""
     words = terms(text)
-    counts = Counter(term_index(word) for word in words)
+    counts: Counter[int] = Counter()
+    for word, tf in Counter(words).items():
+        counts[term_index(word)] += tf
     norm = BM25_K1 * (1 - BM25_B + BM25_B * len(words) / AVERAGE_LENGTH)
     weights = {index: tf * (BM25_K1 + 1) / (tf + norm) for index, tf in counts.items()}
     return _merge(weights)

@@ -28,6 +28,7 @@ VECTOR_NAME: Final = "terms"
 COLLECTION: Final = "autopack_memory"
 OPEN_WAIT_SECONDS: Final = 15.0
 HOLD_SECONDS: Final = 2.0
+INDEXED_FIELDS: Final = ("run", "project")
 SERVER_TIMEOUT_SECONDS: Final = 10
 # Extra candidates fetched so ties at the cut are broken by path, not by chance.
 TIE_MARGIN: Final = 20
@@ -109,7 +110,13 @@ class EmbeddedIndex:
 
         if not (self.path / "edge_config.json").exists():
             self.path.mkdir(parents=True, exist_ok=True)
-            return edge.EdgeShard.create(str(self.path), self._config())
+            shard = edge.EdgeShard.create(str(self.path), self._config())
+            # Keyword indexes: replacing a run and filtering by project stay fast.
+            for name in INDEXED_FIELDS:
+                shard.update(
+                    edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Keyword)
+                )
+            return shard
         return edge.EdgeShard.load(str(self.path))
 
     def _open_waiting(self) -> Any:
@@ -289,6 +296,16 @@ class ServerIndex:
                     },
                 ),
             )
+            for name in INDEXED_FIELDS:
+                self._call(
+                    "create index",
+                    functools.partial(
+                        self.client.create_payload_index,
+                        self.collection,
+                        name,
+                        models.PayloadSchemaType.KEYWORD,
+                    ),
+                )
         self._ready = True
 
     def replace_runs(self, runs: Mapping[str, Sequence[IndexedPoint]]) -> None:
