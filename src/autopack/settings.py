@@ -127,14 +127,15 @@ class Settings(BaseSettings):
         "http://qdrant:6333). Empty means the embedded Qdrant Edge index in "
         "<workspace>/.autonomous_runs/_autopack/memory/.",
     )
-    handoff_url_allowlist: str = Field(
-        default="",
+    handoff_url_allowlist: str | None = Field(
+        default=None,
         description="Comma-separated hosts a sub-agent's handoff output may link to "
         "(subdomains included). Empty means no URL is accepted.",
     )
 
     @field_validator(
         "qdrant_url",
+        "handoff_url_allowlist",
         "database_url",
         "api_key",
         "secret_key",
