@@ -165,9 +165,8 @@ class Settings(BaseSettings):
 
     @property
     def handoff_url_list(self) -> list[str]:
-        return sorted(
-            {h.strip().lower() for h in self.handoff_url_allowlist.split(",") if h.strip()}
-        )
+        given = self.handoff_url_allowlist or ""
+        return sorted({h.strip().lower() for h in given.split(",") if h.strip()})
 
     @property
     def is_production(self) -> bool:

@@ -87,7 +87,7 @@ def test_search_ranks_similar_runs_and_filters_by_project(runtime: Runtime) -> N
 
 
 def test_indexing_is_idempotent_and_a_rebuild_equals_the_incremental_index(
-    runtime: Runtime,
+    runtime: Runtime, tmp_path: Path
 ) -> None:
     service = _corpus(runtime)
     memory = service.memory
@@ -106,6 +106,12 @@ def test_indexing_is_idempotent_and_a_rebuild_equals_the_incremental_index(
     after = memory.index.points()
     assert len(after) == len(incremental)
     assert after != incremental
+    # Scores too: a replaced version no longer counts in the IDF.
+    fresh = MemoryService(runtime, EmbeddedIndex(tmp_path / "fresh"))
+    fresh.rebuild()
+    for text in ("tulips roses spring", "replaced paper"):
+        assert _ranking(fresh, text) == _ranking(memory, text)
+    fresh.close()
     memory.rebuild()
     assert memory.index.points() == after
 
@@ -154,6 +160,8 @@ def test_the_same_corpus_ranks_the_same_on_sqlite_and_postgresql(
     assert lite.index.points() == pg.index.points()
 
 
+# qdrant-client's in-process mode ignores payload indexes, and says so.
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
 def test_the_server_engine_ranks_like_the_embedded_one(runtime: Runtime) -> None:
     """The server path through qdrant-client (its in-process mode stands in for the
     server, which tests cannot run): the same points and the same ranking."""

@@ -168,15 +168,44 @@ class EmbeddedIndex:
         self.replace_runs({run: points})
 
     def replace_runs(self, runs: Mapping[str, Sequence[IndexedPoint]]) -> None:
+        """Make each run's points exactly ``points``: unchanged ones stay untouched."""
         import qdrant_edge as edge
 
+        deleted = False
         with self.shard() as shard:
             for run, points in runs.items():
-                shard.update(edge.UpdateOperation.delete_points_by_filter(_edge_filter(run=run)))
-                if points:
-                    shard.update(
-                        edge.UpdateOperation.upsert_points([_edge_point(p) for p in points])
-                    )
+                existing = self._ids(shard, run)
+                gone = sorted(existing - {p.id for p in points})
+                if gone:
+                    shard.update(edge.UpdateOperation.delete_points(gone))
+                    deleted = True
+                new = [_edge_point(p) for p in points if p.id not in existing]
+                if new:
+                    shard.update(edge.UpdateOperation.upsert_points(new))
+        if deleted:
+            # Deleted points still count in the IDF until the shard is loaded again:
+            # reload, so the ranking depends on the live points only, never on when
+            # this process last opened the shard.
+            self.close()
+
+    def _ids(self, shard: Any, run: str) -> set[str]:
+        import qdrant_edge as edge
+
+        ids: set[str] = set()
+        offset = None
+        while True:
+            records, offset = shard.scroll(
+                edge.ScrollRequest(
+                    offset=offset,
+                    limit=1000,
+                    filter=_edge_filter(run=run),
+                    with_payload=False,
+                    with_vector=False,
+                )
+            )
+            ids.update(str(r.id) for r in records)
+            if offset is None:
+                return ids
 
     def reset(self) -> None:
         with self._lock:
@@ -316,27 +345,52 @@ class ServerIndex:
         from qdrant_client import models
 
         self._ensure()
-        self._call(
-            "delete",
-            lambda: self.client.delete(
-                self.collection,
-                points_selector=models.FilterSelector(filter=_server_filter(run=run)),
-            ),
-        )
-        if points:
-            structs = [
-                models.PointStruct(
-                    id=p.id,
-                    vector={
-                        VECTOR_NAME: models.SparseVector(
-                            indices=list(p.vector.indices), values=list(p.vector.values)
-                        )
-                    },
-                    payload=p.payload,
-                )
-                for p in points
-            ]
-            self._call("upsert", lambda: self.client.upsert(self.collection, structs))
+        existing = self._ids(run)
+        gone = sorted(existing - {p.id for p in points})
+        if gone:
+            self._call(
+                "delete",
+                functools.partial(
+                    self.client.delete,
+                    self.collection,
+                    points_selector=models.PointIdsList(points=list(gone)),
+                ),
+            )
+        structs = [
+            models.PointStruct(
+                id=p.id,
+                vector={
+                    VECTOR_NAME: models.SparseVector(
+                        indices=list(p.vector.indices), values=list(p.vector.values)
+                    )
+                },
+                payload=p.payload,
+            )
+            for p in points
+            if p.id not in existing
+        ]
+        if structs:
+            self._call("upsert", functools.partial(self.client.upsert, self.collection, structs))
+
+    def _ids(self, run: str) -> set[str]:
+        ids: set[str] = set()
+        offset = None
+        while True:
+            records, offset = self._call(
+                "scroll",
+                functools.partial(
+                    self.client.scroll,
+                    self.collection,
+                    scroll_filter=_server_filter(run=run),
+                    limit=1000,
+                    offset=offset,
+                    with_payload=False,
+                    with_vectors=False,
+                ),
+            )
+            ids.update(str(r.id) for r in records)
+            if offset is None:
+                return ids
 
     def reset(self) -> None:
         self._call("reset", lambda: self.client.delete_collection(self.collection))
