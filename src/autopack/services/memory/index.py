@@ -14,6 +14,7 @@ import functools
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -175,7 +176,7 @@ class EmbeddedIndex:
         with self.shard() as shard:
             for run, points in runs.items():
                 existing = self._ids(shard, run)
-                gone = sorted(existing - {p.id for p in points})
+                gone: list[int | uuid.UUID | str] = sorted(existing - {p.id for p in points})
                 if gone:
                     shard.update(edge.UpdateOperation.delete_points(gone))
                     deleted = True
