@@ -415,3 +415,38 @@ def test_cli_context_check_brief_and_accept(
     code, out, _ = invoke_cli(["handoff", "show", "r1"], capsys)
     assert code == 0
     assert json.loads(out)["outputs"][0]["brief_id"] == brief["id"]
+
+
+def test_many_open_questions_from_outputs_keep_the_context_usable(
+    runtime: Runtime, handoff: HandoffService, briefed: tuple[Any, dict[str, Any]]
+) -> None:
+    ref, brief = briefed
+    questions = [f"Question number {i}?" for i in range(80)]
+    document = output_for(runtime, ref, brief, open_questions=questions)
+    assert handoff.accept_bytes("r1", dump(document)).accepted
+    context = handoff.context("r1").document
+    assert set(questions) <= set(context["open_questions"])
+    handoff.check_context("r1")
+
+
+def test_the_brief_names_the_schema_file_by_its_real_hash(
+    runtime: Runtime, briefed: tuple[Any, dict[str, Any]]
+) -> None:
+    ref, brief = briefed
+    contract = brief["output_contract"]
+    schema_file = run_dir(runtime, ref) / contract["schema_file"]
+    assert sha(schema_file) == contract["schema_sha256"]
+    assert json.loads(schema_file.read_text("utf-8"))["$id"] == "urn:autopack:handoff-output:1"
+
+
+def test_a_symlinked_handoff_directory_is_never_written_through(
+    runtime: Runtime, handoff: HandoffService, tmp_path: Path
+) -> None:
+    ref = new_run(runtime, "r1")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (run_dir(runtime, ref) / "handoff").symlink_to(outside)
+    with pytest.raises(InvalidInputError) as refused:
+        handoff.context("r1", goals=["g"])
+    assert refused.value.code == "path_escapes_run"
+    assert list(outside.iterdir()) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from autopack.domain.canonical import canonical_hash, canonical_json, sha256_hex
+from autopack.domain.canonical import canonical_json, sha256_hex
 from autopack.domain.handoff import (
     SIMILAR_RUNS,
     brief_document,
@@ -24,11 +24,14 @@ from autopack.services.memory import MemoryService
 SCHEMA_NAME: Final = "output.schema.json"
 
 
+SCHEMA_BYTES: Final = canonical_json(OUTPUT_SCHEMA) + b"\n"
+
+
 def output_contract() -> dict[str, Any]:
     return {
         "schema": OUTPUT_SCHEMA_ID,
         "schema_file": f"handoff/{SCHEMA_NAME}",
-        "schema_sha256": canonical_hash(OUTPUT_SCHEMA),
+        "schema_sha256": sha256_hex(SCHEMA_BYTES),
         "write_to": f"handoff/{HANDOFF_OUTPUTS}/<brief id>.json (optional: .md beside it)",
         "brief_sha256": "the SHA-256 of this brief's .json file, as written",
         "accepted_by": "autopack handoff accept RUN_ID FILE",
@@ -66,7 +69,7 @@ class BriefService:
         files = self.contexts.files(ref)
         if files.read_bytes(HANDOFF_CONTEXT_JSON) is None:
             self.contexts.generate(run_id)
-        files.write_json(OUTPUT_SCHEMA, SCHEMA_NAME)
+        files.write_bytes(SCHEMA_BYTES, SCHEMA_NAME)
         # The context and the sources, never other briefs: the same goal on the
         # same artifacts must give the same brief.
         collected = collect(self.rt, ref, (*ARTIFACT_SOURCES, CONTEXT_FILE, CONTEXT_SOURCE_FILE))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from autopack.domain.canonical import CanonicalizationError, format_utc, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
@@ -15,6 +15,8 @@ from autopack.services.artifacts import ARTIFACT_SOURCES, collect
 from autopack.services.context import Runtime
 from autopack.services.handoff.files import HandoffFiles
 from autopack.services.runs import RunService
+
+MAX_OPEN_QUESTIONS: Final = 200
 
 
 def run_facts(runtime: Runtime, run_id: str) -> tuple[RunRef, dict[str, Any]]:
@@ -45,8 +47,10 @@ def output_questions(files: HandoffFiles) -> list[str]:
     for name in files.names(HANDOFF_OUTPUTS, suffix=".json"):
         document = read_json(files, HANDOFF_OUTPUTS, name)
         if isinstance(document, dict) and isinstance(document.get("open_questions"), list):
-            questions += [q for q in document["open_questions"] if isinstance(q, str)]
-    return questions
+            questions += [
+                " ".join(q.split()) for q in document["open_questions"] if isinstance(q, str)
+            ]
+    return [q for q in questions if q]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +88,24 @@ class ContextService:
             chosen = given if given is not None else (kept if isinstance(kept, list) else [])
             return clean_notes(kind, [str(t) for t in chosen])
 
-        asked = [*notes("question", "open_questions", questions), *output_questions(files)]
+        # The caller's questions are checked; the outputs' were checked on acceptance,
+        # and however many outputs there are, the context keeps a bounded number.
+        kept_questions = before.get("open_questions")
+        own = (
+            clean_notes("question", questions)
+            if questions is not None
+            else [str(q) for q in kept_questions if isinstance(q, str)]
+            if isinstance(kept_questions, list)
+            else []
+        )
+        asked = sorted({*own, *output_questions(files)})
+        asked = asked[:MAX_OPEN_QUESTIONS]
         collected = collect(self.rt, ref, ARTIFACT_SOURCES)
         document = context_document(
             run=facts,
             goals=notes("goal", "goals", goals),
             constraints=notes("constraint", "constraints", constraints),
-            open_questions=clean_notes("question", asked),
+            open_questions=asked,
             sections=collected.sections,
             artifacts=[a.to_dict() for a in collected.artifacts],
         )

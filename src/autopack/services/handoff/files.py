@@ -38,7 +38,11 @@ class HandoffFiles:
         target = self.path(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         # A symlinked directory or file would carry the write out of the run.
-        if not inside(target.parent, self.root) or target.is_symlink():
+        if (
+            not inside(self.root, self.run_dir)
+            or not inside(target.parent, self.root)
+            or target.is_symlink()
+        ):
             raise InvalidInputError(
                 f"refusing to write through a symlink: {self.relative(target)}",
                 code=ErrorCode.PATH_ESCAPES_RUN,
