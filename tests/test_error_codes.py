@@ -203,6 +203,15 @@ PINNED = {
     "policy_page_not_found": "not_found",
     "policy_ack_mismatch": "conflict",
     "policy_fetch_failed": "unavailable",
+    "invalid_task": "invalid_input",
+    "invalid_handoff_text": "invalid_input",
+    "invalid_context": "invalid_input",
+    "context_not_found": "not_found",
+    "context_stale": "check_failed",
+    "output_rejected": "invalid_input",
+    "path_escapes_run": "invalid_input",
+    "invalid_query": "invalid_input",
+    "memory_unavailable": "unavailable",
 }
 
 # Today's mapping of each category, pinned: (HTTP status or None, CLI exit code).

@@ -261,7 +261,21 @@ class Settings(BaseSettings):
         "costs during a lookup.",
     )
 
+    qdrant_url: str | None = Field(
+        default=None,
+        description="Run memory on a Qdrant server at this URL (for example "
+        "http://qdrant:6333). Empty means the embedded Qdrant Edge index in "
+        "<workspace>/.autonomous_runs/_autopack/memory/.",
+    )
+    handoff_url_allowlist: str | None = Field(
+        default=None,
+        description="Comma-separated hosts a sub-agent's handoff output may link to "
+        "(subdomains included). Empty means no URL is accepted.",
+    )
+
     @field_validator(
+        "qdrant_url",
+        "handoff_url_allowlist",
         "database_url",
         "api_key",
         "secret_key",
@@ -344,6 +358,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return "sqlite:///" + embedded_database_path(self.workspace_path).as_posix()
+
+    @property
+    def handoff_url_list(self) -> list[str]:
+        given = self.handoff_url_allowlist or ""
+        return sorted({h.strip().lower() for h in given.split(",") if h.strip()})
 
     @property
     def is_production(self) -> bool:

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]  # the dev lock has no stubs for it
+import jsonschema
 import pytest
 from docs_support import REPO, run_cli
 from test_run_layout_contract import LEGACY_FORMS, NON_RUN_PATHS, VALID_FORMS

@@ -47,7 +47,7 @@ def test_guide_describes_exactly_the_compose_services() -> None:
     assert list(_guide_services()) == list(compose()["services"])
 
 
-@pytest.mark.parametrize("name", ["backend", "worker", "db"])
+@pytest.mark.parametrize("name", ["backend", "worker", "db", "qdrant"])
 def test_guide_matches_each_service(name: str) -> None:
     service = compose()["services"][name]
     guide = _guide_services()[name]

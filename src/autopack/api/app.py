@@ -14,6 +14,7 @@ from autopack.api import (
     routes_actions,
     routes_auth,
     routes_halts,
+    routes_handoff,
     routes_health,
     routes_packets,
     routes_policy,
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_policy.router)
     app.include_router(routes_session.router)
     app.add_middleware(ETagMiddleware)
+    app.include_router(routes_handoff.router)
     app.add_middleware(
         ApiKeyMiddleware,
         bootstrap_key=api_key,

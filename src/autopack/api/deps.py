@@ -21,7 +21,9 @@ from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
 from autopack.services.executor import Executor
+from autopack.services.handoff import HandoffService
 from autopack.services.ledger import LedgerService
+from autopack.services.memory import MemoryService
 from autopack.services.packet_refs import packet_service
 from autopack.services.packets import PacketService
 from autopack.services.providers import ProviderRegistry
@@ -41,11 +43,14 @@ class ApiServices:
     reconciler: Executor
     credentials: CredentialService
     packets: PacketService
+    memory: MemoryService
+    handoff: HandoffService
 
     @classmethod
     def build(cls, runtime: Runtime) -> ApiServices:
         # for_runtime: the reconciler's lookups read stored credentials.
         registry = ProviderRegistry.for_runtime(runtime)
+        memory = MemoryService(runtime)
         return cls(
             registry=registry,
             runs=RunService(runtime),
@@ -54,6 +59,8 @@ class ApiServices:
             reconciler=Executor(runtime, registry, worker=RECONCILER_WORKER),
             credentials=CredentialService(runtime, actor="api"),
             packets=packet_service(runtime),
+            memory=memory,
+            handoff=HandoffService(runtime, memory),
         )
 
     def close(self) -> None:
@@ -61,7 +68,10 @@ class ApiServices:
         try:
             self.credentials.close()
         finally:
-            self.registry.close()
+            try:
+                self.memory.close()
+            finally:
+                self.registry.close()
 
 
 def get_runtime(request: Request) -> Runtime:

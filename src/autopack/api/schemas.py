@@ -551,3 +551,74 @@ class SessionEnded(_Body):
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: the If-None-Match ETag is still current (no body)."}
 }
+
+# -- sub-agent handoff and run memory ------------------------------------------------
+
+
+class HandoffRun(_Body):
+    project: str
+    family: str
+    run_id: str
+    created_at: str
+
+
+class HandoffOutputSummary(_Body):
+    brief_id: str
+    path: str
+    summary: str
+    proposed_actions: list[dict[str, Any]] = Field(
+        description="Recorded, never executed: a principal must propose each to the ledger."
+    )
+
+
+class HandoffBody(_Body):
+    run: HandoffRun
+    context: dict[str, Any] | None = Field(description="handoff/context.json, if generated.")
+    briefs: list[str]
+    outputs: list[HandoffOutputSummary]
+    rejected: list[str] = Field(description="Reason files of refused outputs.")
+
+
+class NewBrief(_Body):
+    task: Literal["research", "plan", "review"]
+    goal: str = Field(max_length=2000)
+
+
+class BriefBody(_Body):
+    id: str
+    sha256: str = Field(description="SHA-256 of the brief's .json file (outputs cite it).")
+    json_path: str
+    markdown_path: str
+    brief: dict[str, Any]
+
+
+class OutputProblem(_Body):
+    code: str
+    pointer: str
+    message: str
+
+
+class AcceptedOutput(_Body):
+    accepted: bool
+    run_id: str
+    path: str
+    reason_path: str | None
+    brief_id: str | None
+    proposed_actions: int
+    problems: list[OutputProblem]
+    notes: list[str]
+
+
+class MemoryHit(_Body):
+    rank: int
+    score: str = Field(description="Similarity, a decimal string (6 places).")
+    project: str
+    family: str
+    run_id: str
+    kind: str
+    path: str = Field(description="Relative to the run directory.")
+    sha256: str
+
+
+class MemoryHits(_Body):
+    hits: list[MemoryHit]

@@ -45,6 +45,8 @@ COMMANDS: dict[str, str] = {
     "principals": "autopack.cli.principals:app",
     "policy": "autopack.cli.policy:app",
     "notify": "autopack.cli.notify:app",
+    "handoff": "autopack.cli.handoff:app",
+    "memory": "autopack.cli.memory:app",
 }
 
 

@@ -243,6 +243,16 @@ class ErrorCode(enum.StrEnum):
     WEBHOOK_UNREACHABLE = "webhook_unreachable"
     NOTIFICATION_NOT_FOUND = "notification_not_found"
     INVALID_CURSOR = "invalid_cursor"
+    # Sub-agent handoff and run memory.
+    INVALID_TASK = "invalid_task"
+    INVALID_HANDOFF_TEXT = "invalid_handoff_text"
+    INVALID_CONTEXT = "invalid_context"
+    CONTEXT_NOT_FOUND = "context_not_found"
+    CONTEXT_STALE = "context_stale"
+    OUTPUT_REJECTED = "output_rejected"
+    PATH_ESCAPES_RUN = "path_escapes_run"
+    INVALID_QUERY = "invalid_query"
+    MEMORY_UNAVAILABLE = "memory_unavailable"
 
     @property
     def category(self) -> ErrorCategory:
@@ -482,6 +492,17 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
             _BAD,
             "a login key not shaped like a principal key (apk_...), e.g. the bootstrap key",
         ),
+        _E.INVALID_TASK: CodeEntry(_BAD, "a brief task other than research, plan or review"),
+        _E.INVALID_HANDOFF_TEXT: CodeEntry(_BAD, "a goal, constraint or question is empty or long"),
+        _E.INVALID_CONTEXT: CodeEntry(_BAD, "handoff/context.json is not a context document"),
+        _E.CONTEXT_NOT_FOUND: CodeEntry(_MISSING, "the run has no handoff context yet"),
+        _E.CONTEXT_STALE: CodeEntry(_CHECK, "context.md differs from what context.json renders"),
+        _E.OUTPUT_REJECTED: CodeEntry(
+            _BAD, "a helper output failed its contract; kept in rejected/"
+        ),
+        _E.PATH_ESCAPES_RUN: CodeEntry(_BAD, "a handoff path leads out of the run's handoff/"),
+        _E.INVALID_QUERY: CodeEntry(_BAD, "a memory search text without a searchable word"),
+        _E.MEMORY_UNAVAILABLE: CodeEntry(_DOWN, "the run-memory index cannot be used now"),
     }
 )
 

@@ -172,3 +172,23 @@ def policy_diff_path(workspace: Path, provider: str, old: str, new: str) -> Path
         state_dir(workspace) / POLICY_SNAPSHOT_DIR / validate_identifier("provider", provider)
     )
     return directory / "diffs" / f"{_snapshot_name(old)}-{_snapshot_name(new)}.diff"
+
+
+# Sub-agent handoff files: ``<run dir>/handoff/`` (see ``services.handoff``).
+HANDOFF_DIR = "handoff"
+HANDOFF_CONTEXT_JSON = "context.json"
+HANDOFF_CONTEXT_MD = "context.md"
+HANDOFF_BRIEFS = "briefs"
+HANDOFF_OUTPUTS = "outputs"
+HANDOFF_REJECTED = "rejected"
+MEMORY_DIR = "memory"
+
+
+def handoff_path(workspace: Path, ref: RunRef, *parts: str) -> Path:
+    """A file under the run's ``handoff/`` directory; each part is a validated name."""
+    return ref.artifact_path(workspace, HANDOFF_DIR, *parts)
+
+
+def memory_index_path(workspace: Path) -> Path:
+    """The embedded run-memory index: ``_autopack/memory/``."""
+    return state_dir(workspace) / MEMORY_DIR
