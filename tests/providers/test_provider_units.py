@@ -185,7 +185,10 @@ def test_a_provider_without_an_adapter_is_refused_by_name(tmp_path: Path) -> Non
     assert http_status(info.value.code) == 400
     assert exit_code(info.value.code) == EXIT_BAD_INPUT
     assert "no adapter yet" in info.value.message
-    assert info.value.details == {"provider": "youtube", "dispatchable": ["alpaca", "etsy", "sandbox"]}
+    assert info.value.details == {
+        "provider": "youtube",
+        "dispatchable": ["alpaca", "etsy", "sandbox"],
+    }
     with pytest.raises(UnknownProviderError) as unknown:
         providers.get("nope")
     assert unknown.value.code == "unknown_provider"
