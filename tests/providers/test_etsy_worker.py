@@ -28,12 +28,14 @@ from autopack.services.context import Runtime, utc_now
 from autopack.services.credentials import CredentialService
 from autopack.services.executor import CRASHPOINT_DELAY_ENV, CRASHPOINT_ENV, Executor
 from autopack.services.ledger import IntentRequest, LedgerService
+from autopack.services.packet_refs import packet_service
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 from conftest import invoke_cli, make_settings
 from credentials.cred_support import SECRET_KEY, FakeOAuth, connect, fake_oauth_process
 from fakes_support import FakesProcess, running_fakes
+from policy_support import clear_policy
 
 pytestmark = pytest.mark.slow
 
@@ -96,14 +98,21 @@ def stack(
         try:
             with CredentialService(rt) as service:
                 connect(service, fake_oauth, "etsy", ACCOUNT)
+            clear_policy(rt, "etsy")  # the policy gate: fresh, acknowledged snapshots
             yield Stack(settings, rt, fakes, workspace)
         finally:
             rt.close()
 
 
 def propose(stack: Stack, key: str, title: str) -> Any:
-    payload = json.loads((EXAMPLE / "payload.json").read_text("utf-8"))  # a publish packet
-    payload["fields"]["title"] = title
+    # A publish packet built like `autopack packets build` does: it cites the
+    # provider's current acknowledged policy snapshots, which the policy gate checks.
+    spec = json.loads((EXAMPLE / "packet.json").read_text("utf-8"))
+    spec["fields"]["title"] = title
+    spec_path = stack.workspace / f"spec-{key}.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    image = stack.workspace / "examples" / "etsy" / "listing.create" / "image.png"
+    payload, _ = packet_service(stack.runtime).assemble(spec_path, [image])
     registry = ProviderRegistry(stack.settings)
     try:
         record = (
@@ -159,6 +168,8 @@ def test_end_to_end_through_the_worker(
     proc = worker(stack)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, (out, err)
+    record = LedgerService(stack.runtime, ProviderRegistry(stack.settings)).get("e2e-1")
+    assert record.status == "succeeded", (record, out, err)
     (listing,) = listings(stack, "End to end mug")
     assert listing["state"] == "active"
     assert len(listing["images"]) == 1
