@@ -7,13 +7,18 @@
         a worker that executes approved actions and reconciles unknown ones, and
         the API (default 127.0.0.1:8000) in the foreground. Ctrl-C stops all three.
         Both ports are checked before anything starts: a busy one exits 3 with a
-        line naming the port and the setting that moves it.
+        line naming the port and the setting that moves it. When Node.js and npm
+        are installed, the operator console is built first (npm ci, npm run
+        build) and the API serves it at /; without them it says how to get them
+        and runs the rest.
 
     python scripts/bootstrap.py test [PYTEST_ARGS...]
         .venv + requirements-dev.lock.txt, a throw-away PostgreSQL where the
         platform allows (installed from apt under CI=true on Linux), then ruff,
-        mypy, import-linter, alembic check on SQLite and PostgreSQL, and pytest.
-        Exits non-zero if any step fails, including pytest collecting no test.
+        mypy, import-linter, alembic check on SQLite and PostgreSQL, the console
+        (npm ci, npm test, npm run build; under CI=true Node.js, npm and
+        Chromium are installed from apt when missing), and pytest. Exits
+        non-zero if any step fails, including pytest collecting no test.
 
 Works on Linux, macOS and Windows with only Python 3.11+.
 """
@@ -24,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -114,6 +120,79 @@ def ensure_venv(lock: str) -> None:
         if run(step, cwd=ROOT) != 0:
             raise SystemExit(f"[bootstrap] install failed: {' '.join(map(str, step))}")
     STAMP.write_text(wanted + "\n", encoding="utf-8")
+
+
+NODE_HINT = (
+    "the operator console needs Node.js 18+ and npm (https://nodejs.org, or "
+    "`apt-get install nodejs npm` on Debian/Ubuntu); then rerun to build it"
+)
+NPM_STAMP = ROOT / "node_modules" / ".autopack-lock"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def npm() -> str | None:
+    """The npm executable, or None when Node.js is not installed."""
+    return shutil.which("npm") if shutil.which("node") else None
+
+
+def apt_install(*packages: str) -> bool:
+    say(f"installing {' '.join(packages)} with apt-get")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if run(["apt-get", "update", "-q"], env=env) != 0:
+        return False
+    return run(["apt-get", "install", "-y", "-q", *packages], env=env) == 0
+
+
+def ensure_npm_packages(tool: str) -> int:
+    """`npm ci` once per package-lock.json content (it deletes node_modules first)."""
+    wanted = hashlib.sha256((ROOT / "package-lock.json").read_bytes()).hexdigest()
+    if NPM_STAMP.exists() and NPM_STAMP.read_text(encoding="utf-8").strip() == wanted:
+        say("node_modules is up to date with package-lock.json")
+        return 0
+    say("npm ci")
+    code = run([tool, "ci", "--no-audit", "--no-fund"], cwd=ROOT)
+    if code == 0:
+        NPM_STAMP.write_text(wanted + "\n", encoding="utf-8")
+    return code
+
+
+def build_console() -> None:
+    """Build the console the API serves at /; without Node.js, say how to get it."""
+    tool = npm()
+    if tool is None:
+        say(NODE_HINT)
+        say("starting without the console: the API, the worker and the sandbox run")
+        return
+    if ensure_npm_packages(tool) != 0 or run([tool, "run", "build"], cwd=ROOT) != 0:
+        say("the console did not build (see above): starting without it")
+        return
+    say("console built: it is served at / by the API")
+
+
+def console_checks(failures: list[str]) -> None:
+    """npm ci, Vitest and the production build; the browser tests need both and Chromium.
+
+    Under CI=true a missing Node.js or Chromium is installed from apt, and still
+    missing is a failure (the browser tests would otherwise not run)."""
+    if IS_CI and npm() is None and not apt_install("nodejs", "npm"):
+        failures.append("nodejs/npm (apt-get install failed)")
+    if IS_CI and not CHROMIUM.exists() and not apt_install("chromium"):
+        failures.append("chromium (apt-get install failed)")
+    tool = npm()
+    if tool is None:
+        if IS_CI:
+            failures.append("console (CI=true but Node.js/npm are missing)")
+        else:
+            say(NODE_HINT + " (the browser tests skip without it)")
+        return
+    say("== console: npm ci, npm test, npm run build")
+    if ensure_npm_packages(tool) != 0:
+        failures.append("npm ci")
+        return
+    if run([tool, "test"], cwd=ROOT) != 0:
+        failures.append("npm test")
+    if run([tool, "run", "build"], cwd=ROOT) != 0:
+        failures.append("npm run build")
 
 
 def sandbox_port(sandbox_url: str) -> int:
@@ -210,6 +289,7 @@ def serve(args: argparse.Namespace) -> int:
         say(line)
     if problems:
         return EXIT_UNAVAILABLE
+    build_console()
     code = run([autopack, "db", "upgrade"])
     if code != 0:
         return code
@@ -224,8 +304,11 @@ def serve(args: argparse.Namespace) -> int:
         subprocess.Popen([str(autopack), "sandbox", "serve", "--port", str(sandbox)]),
         subprocess.Popen([str(autopack), "worker", "--reconcile"]),
     ]
+    # The console is built beside this script, wherever bootstrap is run from.
+    serve_env = dict(os.environ)
+    serve_env.setdefault("AUTOPACK_CONSOLE_DIR", str(ROOT / "dist" / "console"))
     try:
-        return run([autopack, "serve", *api_args])
+        return run([autopack, "serve", *api_args], env=serve_env)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -276,6 +359,7 @@ def test(pytest_args: list[str]) -> int:
             failures.append("alembic check (sqlite)")
         if pg_url and _alembic_check(env, pg_url, "postgresql") != 0:
             failures.append("alembic check (postgresql)")
+        console_checks(failures)
         say(f"== pytest (PostgreSQL: {'yes' if pg_url else 'no, those variants skip'})")
         code = run([venv_bin("python"), "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
         if code == 5:

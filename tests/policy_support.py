@@ -18,8 +18,12 @@ def policy_site(html: str = POLICY_HTML) -> httpx.MockTransport:
     )
 
 
-def clear_policy(runtime: Runtime, provider: str) -> None:
-    """Fetch every watched page of ``provider`` once: fresh, first snapshots (acknowledged)."""
-    reports = PolicyMonitor(runtime, transport=policy_site()).fetch(provider)
-    assert reports
-    assert all(r["outcome"] in ("first", "unchanged") for r in reports), reports
+def clear_policy(runtime: Runtime, *providers: str) -> None:
+    """Fetch every watched page of each provider once: fresh, first snapshots
+    (acknowledged), valid for the freshness window. Packets built afterwards with
+    ``packet_service(runtime)`` cite them."""
+    monitor = PolicyMonitor(runtime, transport=policy_site())
+    for provider in providers:
+        reports = monitor.fetch(provider)
+        assert reports
+        assert all(r["outcome"] in ("first", "unchanged") for r in reports), reports

@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -88,6 +89,40 @@ def test_serve_checks_every_port_before_starting_anything(tmp_path: Path, busy: 
     assert "Traceback" not in output
 
 
+def _check_console(api: str, log: Path) -> None:
+    """With Node.js the console is built and served at /; without, the log says how."""
+    page = httpx.get(f"{api}/", timeout=10)
+    if shutil.which("node") and shutil.which("npm"):
+        assert page.status_code == 200, log.read_text(errors="replace")[-3000:]
+        assert page.headers["content-type"].startswith("text/html")
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    else:
+        assert page.status_code == 401  # the API's default-deny, as before
+        assert "needs Node.js 18+ and npm" in log.read_text(errors="replace")
+
+
+def test_serve_without_node_says_how_to_get_the_console(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bootstrap = _bootstrap_module()
+    monkeypatch.setattr(bootstrap, "npm", lambda: None)
+    bootstrap.build_console()
+    out = capsys.readouterr().out
+    assert "the operator console needs Node.js 18+ and npm" in out
+    assert "starting without the console" in out
+
+
+def test_console_checks_fail_under_ci_without_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    bootstrap = _bootstrap_module()
+    monkeypatch.setattr(bootstrap, "npm", lambda: None)
+    monkeypatch.setattr(bootstrap, "IS_CI", True)
+    monkeypatch.setattr(bootstrap, "apt_install", lambda *packages: False)
+    failures: list[str] = []
+    bootstrap.console_checks(failures)
+    assert "nodejs/npm (apt-get install failed)" in failures
+    assert "console (CI=true but Node.js/npm are missing)" in failures
+
+
 @pytest.fixture
 def main_job(tmp_path: Path) -> Iterator[tuple[str, str]]:
     api_port, sandbox_port = free_port(), free_port()
@@ -118,6 +153,7 @@ def main_job(tmp_path: Path) -> Iterator[tuple[str, str]]:
     try:
         wait_until_ok(f"{api}/health", proc, log, timeout=120)
         wait_until_ok(f"{sandbox}/_control/health", proc, log, timeout=120)
+        _check_console(api, log)
         yield api, sandbox
         # SIGTERM to the bootstrap alone must stop its three children.
         proc.terminate()

@@ -142,7 +142,7 @@ def test_an_unexpected_crash_is_exit_4_not_check_failed(
     def crash(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(LedgerService, "list", crash)
+    monkeypatch.setattr(LedgerService, "page", crash)  # what `actions list` calls
     code, _, err = invoke_cli(["actions", "list"], capsys)
     assert code == EXIT_INTERNAL_ERROR
     assert err.strip() == "internal error: RuntimeError: boom"

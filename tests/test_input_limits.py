@@ -110,7 +110,7 @@ def test_api_refuses_payloads_beyond_the_limits(client: TestClient) -> None:
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_unicode"
-    assert client.get("/api/actions").json() == {"actions": []}
+    assert client.get("/api/actions").json() == {"actions": [], "next_cursor": None}
 
 
 def test_api_accepts_payloads_at_the_limits_and_still_lists_them(client: TestClient) -> None:

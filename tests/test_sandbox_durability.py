@@ -111,7 +111,7 @@ def test_store_survives_many_kills_without_losing_acknowledged_effects(tmp_path:
 # All workers get the same line at the same moment, so their requests race.
 _WORKER = """
 import json, sys
-from autopack.domain.providers import Intent
+from autopack.domain.providers import InMemoryProgress, Intent
 from autopack.providers.sandbox.adapter import SandboxAdapter
 with SandboxAdapter(sys.argv[1], timeout=30.0) as adapter:
     print("ready", flush=True)

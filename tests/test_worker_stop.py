@@ -167,14 +167,26 @@ def test_a_second_sigterm_records_the_action_unknown_at_once(
 def test_a_lease_shorter_than_the_adapter_timeout_is_refused(
     cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from autopack.providers.sandbox.adapter import DEFAULT_TIMEOUT_SECONDS
+    from autopack.services.executor import DEFAULT_REQUEST_TIMEOUT_SECONDS
+    from autopack.services.providers import ProviderRegistry
+    from autopack.settings import load_settings
 
-    shorter = str(int(DEFAULT_TIMEOUT_SECONDS) - 5)
+    # The longest request timeout of every adapter (each provider adds its own).
+    registry = ProviderRegistry(load_settings())
+    try:
+        longest = max(
+            float(getattr(registry.get(n), "request_timeout_seconds", None) or 0)
+            or DEFAULT_REQUEST_TIMEOUT_SECONDS
+            for n in registry.dispatchable
+        )
+    finally:
+        registry.close()
+    shorter = str(int(longest) - 5)
     code, out, err = invoke_cli(["worker", "--once", "--lease-seconds", shorter], capsys)
     assert code == 2, (out, err)
     assert err.startswith(f"error: --lease-seconds {shorter} is not longer than")
-    assert f"({DEFAULT_TIMEOUT_SECONDS:g} s)" in err
-    longer = str(int(DEFAULT_TIMEOUT_SECONDS) + 5)
+    assert f"({longest:g} s)" in err
+    longer = str(int(longest) + 5)
     code, out, err = invoke_cli(["worker", "--once", "--lease-seconds", longer], capsys)
     assert code == 0, err
     assert out.strip() == "done: 0 action(s) executed"

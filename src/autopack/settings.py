@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autopack.domain.error_codes import ErrorCode
@@ -19,7 +20,10 @@ DEFAULT_SANDBOX_PORT = 8765
 # Four times the canonical payload limit: a JSON body carries the payload as an
 # escaped string, plus whitespace and the other fields.
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+DEFAULT_SHOPIFY_API_URL = "https://{shop}.myshopify.com/admin/api/{version}/graphql.json"
+DEFAULT_SHOPIFY_API_VERSION = "2026-01"
 MIN_SECRET_LENGTH = 32
+MIN_NOTIFY_SECRET_LENGTH = 16
 # Values that mean "nobody set this": refused outside development.
 _PLACEHOLDER_MARKERS = (
     "change",
@@ -33,6 +37,22 @@ _PLACEHOLDER_MARKERS = (
     "dummy",
     "default",
 )
+
+
+def check_webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host, no credentials in it; ValueError otherwise."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("the webhook URL must be http://host/... or https://host/...")
+    if parsed.username or parsed.password:
+        raise ValueError("the webhook URL must not carry a user or password")
+    try:
+        parsed.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError as exc:
+        raise ValueError("the webhook URL has an invalid port") from exc
+    if any(ch.isspace() for ch in url):
+        raise ValueError("the webhook URL must not contain whitespace")
+    return url
 
 
 def is_placeholder_secret(value: str) -> bool:
@@ -92,6 +112,12 @@ class Settings(BaseSettings):
         description="Largest request body the API reads; a larger one is refused with "
         "413 before it is read.",
     )
+    console_dir: Path = Field(
+        default=Path("dist/console"),
+        description="Where `npm run build` writes the operator console; the API serves "
+        "it at / when its index.html exists. Relative paths are resolved from the "
+        "current directory.",
+    )
 
     sandbox_url: str = Field(
         default=f"http://{DEFAULT_HOST}:{DEFAULT_SANDBOX_PORT}",
@@ -129,6 +155,18 @@ class Settings(BaseSettings):
     shopify_client_secret: SecretStr | None = Field(
         default=None, description="Shopify app API secret key."
     )
+    shopify_api_url: str = Field(
+        default=DEFAULT_SHOPIFY_API_URL,
+        description="Admin GraphQL endpoint template: {shop} is the account (the shop's "
+        "myshopify.com subdomain), {version} is AUTOPACK_SHOPIFY_API_VERSION. Point it at "
+        "the fake (`autopack fakes serve`) in tests and demos.",
+    )
+    shopify_api_version: str = Field(
+        default=DEFAULT_SHOPIFY_API_VERSION,
+        pattern=r"^20\d\d-(01|04|07|10)$",
+        description="Shopify Admin API version (YYYY-01|04|07|10), 2026-01 or later: the "
+        "first with the @idempotent directive that inventory.adjust sends.",
+    )
 
     policy_freshness_days: float = Field(
         default=7,
@@ -161,6 +199,43 @@ class Settings(BaseSettings):
         "(the fake in tests and demos: <fakes url>/alpaca/live).",
     )
 
+    notify_webhook_url: str | None = Field(
+        default=None,
+        description="Webhook that is told about new pending approvals, held actions, "
+        "engaged halts and actions needing attention (http:// or https://). Empty means "
+        "no notifications are written or sent.",
+    )
+    notify_format: Literal["json", "slack"] = Field(
+        default="json",
+        description="Webhook body: json (the notification as canonical JSON) or slack "
+        '(a Slack-compatible {"text": ...}).',
+    )
+    notify_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key that signs every webhook delivery "
+        f"({MIN_NOTIFY_SECRET_LENGTH}+ characters); required when "
+        "AUTOPACK_NOTIFY_WEBHOOK_URL is set.",
+    )
+    notify_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Delivery attempts per notification before it is marked dead.",
+    )
+    notify_backoff_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="Delay after the first failed delivery; it doubles after each "
+        "further failure (at most one hour).",
+    )
+    notify_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long one webhook delivery waits for the receiver's answer.",
+    )
+
     @field_validator(
         "database_url",
         "api_key",
@@ -172,6 +247,8 @@ class Settings(BaseSettings):
         "etsy_shared_secret",
         "shopify_client_id",
         "shopify_client_secret",
+        "notify_webhook_url",
+        "notify_secret",
         mode="before",
     )
     @classmethod
@@ -179,6 +256,42 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("shopify_api_version")
+    @classmethod
+    def _shopify_version_has_idempotent(cls, value: str) -> str:
+        # Versions are YYYY-MM, so text order is time order.
+        if value < DEFAULT_SHOPIFY_API_VERSION:
+            raise ValueError(
+                f"must be {DEFAULT_SHOPIFY_API_VERSION} or later (the @idempotent directive)"
+            )
+        return value
+
+    @field_validator("notify_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_webhook_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.notify_webhook_url is None:
+            return self
+        if self.notify_secret is None:
+            raise ValueError(
+                "AUTOPACK_NOTIFY_SECRET is required when AUTOPACK_NOTIFY_WEBHOOK_URL is set "
+                "(every delivery is signed)"
+            )
+        if len(self.notify_secret.get_secret_value()) < MIN_NOTIFY_SECRET_LENGTH:
+            raise ValueError(
+                f"AUTOPACK_NOTIFY_SECRET must be {MIN_NOTIFY_SECRET_LENGTH}+ characters"
+            )
+        return self
+
+    @property
+    def notifications_enabled(self) -> bool:
+        return self.notify_webhook_url is not None
 
     @property
     def workspace_path(self) -> Path:

@@ -211,17 +211,6 @@ def test_the_reader_sees_every_endpoint_heading(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.aspirational
-@pytest.mark.xfail(strict=True, reason="GAP-037 is planned: no operator console is served yet")
-def test_the_operator_console_is_served(app: FastAPI) -> None:
-    from fastapi.testclient import TestClient
-
-    with TestClient(app) as client:
-        page = client.get("/", headers={"Accept": "text/html"})
-    assert page.status_code == 200
-    assert page.headers["content-type"].startswith("text/html")
-
-
 def test_documented_limits_are_the_code_limits() -> None:
     from autopack.domain.canonical import MAX_INTEGER_DIGITS, MAX_NESTING_DEPTH, MAX_RECORD_ID
     from autopack.domain.ledger import MAX_PAYLOAD_BYTES

@@ -150,7 +150,7 @@ def test_bootstrap_offers_both_quickstart_commands() -> None:
     ("line", "problem"),
     [
         ("cat missing/file.txt", "no file missing/file.txt"),
-        ("docker compose exec frontend autopack db check", "no compose service 'frontend'"),
+        ("docker compose exec proxy autopack db check", "no compose service 'proxy'"),
         ("docker compose logs -f --tail 10 web", "no compose service 'web'"),
         ("curl http://127.0.0.1:9999/health", "port 9999"),
         ("curl http://127.0.0.1:8000/api/nothing", "/api/nothing is not a documented endpoint"),

@@ -87,7 +87,15 @@ def test_worker_runs_the_backend_image_on_the_same_database() -> None:
     assert click_parse_error(typer_main.get_command(app), command[1:], "autopack") is None
     # The worker serves no API: it needs no bootstrap key.
     assert "AUTOPACK_API_KEY" not in worker["environment"]
-    shared = ("AUTOPACK_ENV", "AUTOPACK_SECRET_KEY", "AUTOPACK_DATABASE_URL")
+    shared = (
+        "AUTOPACK_ENV",
+        "AUTOPACK_SECRET_KEY",
+        "AUTOPACK_DATABASE_URL",
+        # The backend writes notifications, the worker sends them: one webhook.
+        "AUTOPACK_NOTIFY_WEBHOOK_URL",
+        "AUTOPACK_NOTIFY_FORMAT",
+        "AUTOPACK_NOTIFY_SECRET",
+    )
     for name in shared:
         assert worker["environment"][name] == backend["environment"][name], name
     assert (

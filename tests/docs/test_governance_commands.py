@@ -154,8 +154,8 @@ def test_injected_unknown_top_level_file_is_caught(
 
 def test_stale_top_level_entry_is_caught(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     reg = load_json(repo)
-    reg["workspace"]["top_level"] = sorted([*reg["workspace"]["top_level"], "nginx.conf"])
+    reg["workspace"]["top_level"] = sorted([*reg["workspace"]["top_level"], "Caddyfile"])
     write_registry(repo, reg)
     code, out, _ = run_cli(capsys, "workspace", "verify", "--root", str(repo))
     assert code == 1
-    assert "RATCHET-STALE workspace.top_level: 'nginx.conf' matches nothing" in out
+    assert "RATCHET-STALE workspace.top_level: 'Caddyfile' matches nothing" in out

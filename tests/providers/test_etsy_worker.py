@@ -28,7 +28,7 @@ from autopack.services.context import Runtime, utc_now
 from autopack.services.credentials import CredentialService
 from autopack.services.executor import CRASHPOINT_DELAY_ENV, CRASHPOINT_ENV, Executor
 from autopack.services.ledger import IntentRequest, LedgerService
-from autopack.services.packet_refs import packet_service
+from autopack.services.packet_refs import current_policy_refs
 from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
@@ -98,21 +98,17 @@ def stack(
         try:
             with CredentialService(rt) as service:
                 connect(service, fake_oauth, "etsy", ACCOUNT)
-            clear_policy(rt, "etsy")  # the policy gate: fresh, acknowledged snapshots
+            clear_policy(rt, "etsy")
             yield Stack(settings, rt, fakes, workspace)
         finally:
             rt.close()
 
 
 def propose(stack: Stack, key: str, title: str) -> Any:
-    # A publish packet built like `autopack packets build` does: it cites the
-    # provider's current acknowledged policy snapshots, which the policy gate checks.
-    spec = json.loads((EXAMPLE / "packet.json").read_text("utf-8"))
-    spec["fields"]["title"] = title
-    spec_path = stack.workspace / f"spec-{key}.json"
-    spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    image = stack.workspace / "examples" / "etsy" / "listing.create" / "image.png"
-    payload, _ = packet_service(stack.runtime).assemble(spec_path, [image])
+    payload = json.loads((EXAMPLE / "payload.json").read_text("utf-8"))  # a publish packet
+    payload["fields"]["title"] = title
+    # Cite the policy snapshots the test cleared (the example cites none).
+    payload["policy_refs"] = [ref.to_dict() for ref in current_policy_refs(stack.runtime, "etsy")]
     registry = ProviderRegistry(stack.settings)
     try:
         record = (

@@ -20,7 +20,7 @@ def _action_rows(runtime: Runtime) -> int:
         return int(conn.execute(text("SELECT count(*) FROM external_actions")).scalar_one())
 
 
-@pytest.mark.parametrize("provider", ["youtube", "shopify"])
+@pytest.mark.parametrize("provider", ["youtube"])
 def test_cli_refuses_a_provider_without_an_adapter(
     provider: str, cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

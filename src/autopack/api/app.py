@@ -19,10 +19,13 @@ from autopack.api import (
     routes_policy,
     routes_principals,
     routes_runs,
+    routes_session,
 )
 from autopack.api.body_limit import BodyLimitMiddleware
+from autopack.api.console import ConsoleMiddleware
 from autopack.api.deps import ApiServices
 from autopack.api.errors import install_error_handlers
+from autopack.api.etag import ETagMiddleware
 from autopack.api.schemas import contract_openapi
 from autopack.api.security import ApiKeyMiddleware
 from autopack.db.schema import ensure_at_head
@@ -32,6 +35,7 @@ from autopack.services.context import Runtime
 from autopack.services.principals import PrincipalService
 from autopack.services.redaction_logging import LiveRedactorSource, install_log_redaction
 from autopack.services.runtime import build_runtime
+from autopack.services.sessions import SessionService
 from autopack.settings import Settings, load_settings
 
 
@@ -125,9 +129,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_principals.router)
     app.include_router(routes_packets.router)
     app.include_router(routes_policy.router)
+    app.include_router(routes_session.router)
+    app.add_middleware(ETagMiddleware)
     app.add_middleware(
-        ApiKeyMiddleware, bootstrap_key=api_key, authenticate=principals.authenticate
+        ApiKeyMiddleware,
+        bootstrap_key=api_key,
+        authenticate=principals.authenticate,
+        identify_session=SessionService(runtime).identify,
     )
+    # Outside authentication: the console's own files are public (its data is not).
+    app.add_middleware(ConsoleMiddleware, root=runtime.settings.console_dir)
     # Added last, so outermost: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_request_bytes)
     app.openapi = contract_openapi(app)  # type: ignore[method-assign]  # FastAPI's documented hook

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autopack.api.deps import ActorDep, ApprovalsDep, LedgerDep, ReconcilerDep, acting
 from autopack.api.schemas import (
+    NOT_MODIFIED,
     ActionBody,
     ActionDetail,
     ActionList,
@@ -151,9 +152,15 @@ def propose_action(body: NewAction, ledger: LedgerDep, actor: ActorDep) -> dict[
 @router.get(
     "/actions",
     response_model=ActionList,
-    responses=error_responses(
-        ErrorCode.INVALID_STATUS, ErrorCode.INVALID_IDENTIFIER, validated=True
-    ),
+    responses={
+        **NOT_MODIFIED,
+        **error_responses(
+            ErrorCode.INVALID_STATUS,
+            ErrorCode.INVALID_IDENTIFIER,
+            ErrorCode.INVALID_CURSOR,
+            validated=True,
+        ),
+    },
 )
 def list_actions(
     ledger: LedgerDep,
@@ -162,11 +169,14 @@ def list_actions(
     project: str | None = None,
     run_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     # An agent reads its own actions; operators and admins read all.
     mine = None if actor.can(Permission.READ_ALL) else actor.name
-    records = ledger.list(status, project=project, run_id=run_id, limit=limit, requested_by=mine)
-    return {"actions": [r.to_dict() for r in records]}
+    records, next_cursor = ledger.page(
+        status, project=project, run_id=run_id, limit=limit, requested_by=mine, cursor=cursor
+    )
+    return {"actions": [r.to_dict() for r in records], "next_cursor": next_cursor}
 
 
 @router.get(
@@ -271,16 +281,23 @@ def resolve_action(
 @router.get(
     "/approvals",
     response_model=ApprovalList,
-    responses=error_responses(ErrorCode.FORBIDDEN, ErrorCode.INVALID_STATUS, validated=True),
+    responses={
+        **NOT_MODIFIED,
+        **error_responses(
+            ErrorCode.FORBIDDEN, ErrorCode.INVALID_STATUS, ErrorCode.INVALID_CURSOR, validated=True
+        ),
+    },
 )
 def list_approvals(
     approvals: ApprovalsDep,
     actor: ActorDep,
     status: str = "pending",
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     actor.require(Permission.READ_ALL)
-    return {"approvals": approvals.list(None if status == "all" else status, limit)}
+    items, next_cursor = approvals.page(None if status == "all" else status, limit, cursor)
+    return {"approvals": items, "next_cursor": next_cursor}
 
 
 @router.get(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from autopack.api.deps import ActorDep, RuntimeDep, acting
-from autopack.api.schemas import Halt, HaltDetail, HaltList, NewHalt, error_responses
+from autopack.api.schemas import NOT_MODIFIED, Halt, HaltDetail, HaltList, NewHalt, error_responses
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.principals import Permission
 from autopack.services.halts import MAX_HALT_ID, HaltService
@@ -17,7 +17,10 @@ router = APIRouter(prefix="/api")
 HaltId = Annotated[int, Path(ge=1, le=MAX_HALT_ID, description="Halt id.")]
 
 
-@router.get("/halts", responses=error_responses(ErrorCode.FORBIDDEN, validated=True))
+@router.get(
+    "/halts",
+    responses={**NOT_MODIFIED, **error_responses(ErrorCode.FORBIDDEN, validated=True)},
+)
 def list_halts(
     rt: RuntimeDep,
     actor: ActorDep,

@@ -36,7 +36,7 @@ class ErrorBody(_Body):
     error: ErrorInfo
 
 
-AUTH_CODES = (ErrorCode.MISSING_API_KEY, ErrorCode.INVALID_API_KEY)
+AUTH_CODES = (ErrorCode.MISSING_API_KEY, ErrorCode.INVALID_API_KEY, ErrorCode.INVALID_SESSION)
 
 
 def error_responses(
@@ -262,6 +262,8 @@ class ProposalBody(_Body):
 
 class ActionList(_Body):
     actions: list[ActionBody]
+    # Pass back as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 class ChainProblem(_Body):
@@ -341,6 +343,10 @@ class ActionDetail(_Body):
     events: list[ActionEvent]
     waiting_reason: str | None
     gates: list[GateAnswer]
+    render: RenderedRequestBody | None = Field(
+        description="The dry-run request re-rendered from the stored payload, minus "
+        "secrets; null when the provider has no adapter now."
+    )
 
 
 class ApprovalDecision(_Body):
@@ -373,6 +379,8 @@ class ApprovalQueueItem(ApprovalBody):
 
 class ApprovalList(_Body):
     approvals: list[ApprovalQueueItem]
+    # Pass back as ``cursor`` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 # -- halts ----------------------------------------------------------------------------
@@ -510,3 +518,36 @@ class PolicyAckItem(_Body):
 class PolicyAck(_Body):
     provider: str
     acknowledged: list[PolicyAckItem]
+
+
+# -- console sessions ---------------------------------------------------------------
+
+
+class Login(_Body):
+    api_key: str = Field(max_length=256, description="A principal's API key, exchanged once.")
+
+
+class WhoAmI(_Body):
+    principal: str
+    principal_id: int | None
+    role: str
+    permissions: list[str]
+    authenticated_by: Literal["session", "api_key"]
+    expires_at: str | None = Field(description="When the session ends; null for an API key.")
+
+
+class SessionOpened(WhoAmI):
+    csrf_token: str = Field(
+        description="Also set as the readable autopack_csrf cookie: send it back in "
+        "the X-CSRF-Token header of every write."
+    )
+
+
+class SessionEnded(_Body):
+    ended: bool
+
+
+# A polled list answers 304 to a current If-None-Match (api.etag).
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the If-None-Match ETag is still current (no body)."}
+}

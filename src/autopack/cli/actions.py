@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, out, out_json, runtime
+from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, err, out, out_json, runtime
 from autopack.domain.canonical import MAX_NESTING_DEPTH, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
@@ -187,24 +187,30 @@ def list_actions(
     status: Annotated[str | None, typer.Option(help=f"Only this status: {STATUSES}.")] = None,
     project: Annotated[str | None, typer.Option(help="Only this project.")] = None,
     run_id: Annotated[str | None, typer.Option(help="Only this run.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = DEFAULT_LIST_LIMIT,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Page size.")] = DEFAULT_LIST_LIMIT,
+    cursor: Annotated[
+        str | None, typer.Option(help="Next page: the cursor the previous page printed.")
+    ] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List actions, newest first."""
+    """List actions, newest first, one page at a time; when there are more, the
+    command for the next page is printed on stderr."""
     with runtime() as rt:
-        records = LedgerService(rt).list(status, project=project, run_id=run_id, limit=limit)
+        records, next_cursor = LedgerService(rt).page(
+            status, project=project, run_id=run_id, limit=limit, cursor=cursor
+        )
     if as_json:
         out_json([r.to_dict() for r in records])
-        return
-    if not records:
+    elif not records:
         out("no actions")
-        return
-    for r in records:
+    for r in [] if as_json else records:
         d = r.to_dict()
         out(
             f"{d['key']}  {d['status']}  {d['provider']}/{d['action']}  "
             f"{d['created_at']}  {d['provider_object_id'] or '-'}"
         )
+    if next_cursor is not None:
+        err(f"more: --cursor {next_cursor}")
 
 
 @app.command("show")

@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "halt": "autopack.cli.halt:app",
     "principals": "autopack.cli.principals:app",
     "policy": "autopack.cli.policy:app",
+    "notify": "autopack.cli.notify:app",
 }
 
 

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
-from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, out, out_json, runtime
+from autopack.cli._common import AS_OPTION, JSON_OPTION, acting_as, err, out, out_json, runtime
 from autopack.domain.canonical import MAX_RECORD_ID
 from autopack.services.approvals import ApprovalService
+from autopack.services.ledger import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT
 
 app = typer.Typer(help="Approvals: bound to a payload hash, single use, expire after 24 h.")
 
@@ -26,21 +27,32 @@ def list_approvals(
         str | None,
         typer.Option(help="pending (default), approved, rejected, expired, superseded, all."),
     ] = "pending",
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIST_LIMIT, help="Page size.")] = (
+        DEFAULT_LIST_LIMIT
+    ),
+    cursor: Annotated[
+        str | None, typer.Option(help="Next page: the cursor the previous page printed.")
+    ] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Approvals waiting for a person (oldest first), with what each would send."""
+    """Approvals waiting for a person (oldest first), with what each would send.
+
+    One page at a time; when there are more, the command for the next page is
+    printed on stderr."""
     with runtime() as rt:
-        items = ApprovalService(rt).list(None if status == "all" else status)
+        items, next_cursor = ApprovalService(rt).page(
+            None if status == "all" else status, limit, cursor
+        )
     if as_json:
         out_json(items)
-        return
-    if not items:
+    elif not items:
         out("no approvals")
-        return
-    for body in items:
+    for body in [] if as_json else items:
         out(_line(body))
         for a in body["actions"]:
             out(f"    {a['key']}  {a['provider']}/{a['action']}  {a['status']}")
+    if next_cursor is not None:
+        err(f"more: --cursor {next_cursor}")
 
 
 @app.command("approve")

@@ -27,6 +27,7 @@ from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import InvalidInputError
 from autopack.services.executor import Executor, worker_loop
 from autopack.services.ledger import ActionRecord
+from autopack.services.notifications.delivery import notification_duty
 from autopack.services.redaction_logging import LiveRedactorSource, install_log_redaction
 
 # Time for the outcome's commit after the longest request has timed out.
@@ -119,12 +120,18 @@ def worker(
         executor = Executor(rt, worker=name, lease_seconds=lease_seconds)
         check_lease(lease_seconds, executor)
         grace = executor.longest_request_seconds() + STOP_MARGIN_SECONDS
+        # Notifications ride along each pass when a webhook is configured.
+        notify = notification_duty(rt, owner=name)
+        if notify is not None:
+            # A stop also lets the delivery in flight finish and be recorded.
+            grace = max(grace, notify.deliverer.lease_seconds)
         log_redaction = install_log_redaction(LiveRedactorSource(rt.log_redactor))
-        if not once:
-            err(f"autopack worker {name}: polling every {poll_seconds}s (Ctrl-C stops)")
         stop = threading.Event()
         try:
             with stop_on_signals(stop, grace):
+                if not once:
+                    # Printed once the stop signals are handled: from here a stop is graceful.
+                    err(f"autopack worker {name}: polling every {poll_seconds}s (Ctrl-C stops)")
                 total = worker_loop(
                     executor,
                     once=once,
@@ -132,12 +139,15 @@ def worker(
                     stop=stop,
                     reconcile=reconcile,
                     on_batch=_print_batch,
+                    duties=() if notify is None else (notify,),
                 )
         except WorkerInterruptedError as exc:
             err(f"autopack worker {name}: {exc}")
             raise typer.Exit(128 + signal.SIGTERM) from None
         finally:
             executor.registry.close()
+            if notify is not None:
+                notify.close()
             log_redaction.uninstall()
     if once:
         out(f"done: {total} action(s) executed")

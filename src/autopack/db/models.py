@@ -415,3 +415,52 @@ class PolicyAckRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_policy_acks_provider_url", "provider", "url", "id"),)
+
+
+class NotificationRow(Base):
+    """The notification outbox: written in the transaction of the change it reports,
+    delivered (at least once, leased so two deliverers never send one row at once)
+    by the worker or `autopack notify deliver`."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Stable id sent with every attempt (receivers dedupe on it); derived from the
+    # cause, so the same cause cannot be written twice.
+    notification_id: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    # What it is about: an approval id, an action key or a halt id (for listings).
+    subject: Mapped[str] = mapped_column(String(200))
+    # Redacted canonical JSON.
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_notifications_status_next", "status", "next_attempt_at"),)
+
+
+class ConsoleSessionRow(Base):
+    """A console login: a principal's API key exchanged for a session. Only the
+    SHA-256 of the session and CSRF tokens is stored."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id"))
+    # The key that opened the session: revoking or rotating it ends the session.
+    key_id: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_console_sessions_principal_id", "principal_id"),)

@@ -174,6 +174,11 @@ class ErrorCode(enum.StrEnum):
     BAD_REGISTRY = "bad_registry"
     NOT_A_GIT_REPO = "not_a_git_repo"
     UNREADABLE_FILE = "unreadable_file"
+
+    # Console sessions.
+    INVALID_SESSION = "invalid_session"
+    CSRF_TOKEN_INVALID = "csrf_token_invalid"  # noqa: S105 - an error code, not a secret
+    NOT_A_PRINCIPAL_KEY = "not_a_principal_key"
     BAD_FORMAT = "bad_format"
     MISSING_SECTION = "missing_section"
     EXISTS = "exists"
@@ -231,6 +236,13 @@ class ErrorCode(enum.StrEnum):
     POLICY_PAGE_NOT_FOUND = "policy_page_not_found"
     POLICY_ACK_MISMATCH = "policy_ack_mismatch"
     POLICY_FETCH_FAILED = "policy_fetch_failed"
+    # Notifications and list pages.
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"
+    WEBHOOK_NOT_CONFIGURED = "webhook_not_configured"
+    WEBHOOK_REJECTED = "webhook_rejected"
+    WEBHOOK_UNREACHABLE = "webhook_unreachable"
+    NOTIFICATION_NOT_FOUND = "notification_not_found"
+    INVALID_CURSOR = "invalid_cursor"
 
     @property
     def category(self) -> ErrorCategory:
@@ -453,6 +465,23 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
             _CONFLICT, "the acknowledged pair is not the provider's pending policy change"
         ),
         _E.POLICY_FETCH_FAILED: CodeEntry(_DOWN, "a policy page could not be fetched"),
+        _E.INVALID_WEBHOOK_URL: CodeEntry(_BAD, "a webhook URL that is not http(s)://host/..."),
+        _E.WEBHOOK_NOT_CONFIGURED: CodeEntry(_CONFIG, "no notification webhook or secret is set"),
+        _E.WEBHOOK_REJECTED: CodeEntry(_CHECK, "the webhook receiver answered other than 2xx"),
+        _E.WEBHOOK_UNREACHABLE: CodeEntry(_DOWN, "the webhook receiver cannot be reached"),
+        _E.NOTIFICATION_NOT_FOUND: CodeEntry(_MISSING, "no such dead notification"),
+        _E.INVALID_CURSOR: CodeEntry(_BAD, "a page cursor that this list did not hand out"),
+        _E.INVALID_SESSION: CodeEntry(
+            _AUTH, "the console session cookie is unknown, expired or ended: log in again"
+        ),
+        _E.CSRF_TOKEN_INVALID: CodeEntry(
+            ErrorCategory.FORBIDDEN,
+            "a write with a session cookie lacks the matching X-CSRF-Token header",
+        ),
+        _E.NOT_A_PRINCIPAL_KEY: CodeEntry(
+            _BAD,
+            "a login key not shaped like a principal key (apk_...), e.g. the bootstrap key",
+        ),
     }
 )
 

@@ -16,6 +16,7 @@ from autopack.fakes.store import FakeStore
 # provider name -> module holding ``build(store) -> FakeProvider``.
 FAKES: Final[Mapping[str, str]] = {
     "alpaca": "autopack.fakes.alpaca",
+    "shopify": "autopack.fakes.shopify",
     "etsy": "autopack.fakes.etsy",
 }
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from autopack.db.models import ApprovalDecisionRow
@@ -29,6 +29,7 @@ from autopack.domain.canonical import (
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError, parse_choice
 from autopack.domain.ledger import ActionStatus
+from autopack.domain.pages import decode_cursor, encode_cursor
 from autopack.domain.principals import Actor, Permission, local_actor
 from autopack.domain.redaction import Redactor
 from autopack.providers.registry import action_category
@@ -46,6 +47,9 @@ from autopack.services.policy import PolicyLoader
 from autopack.services.providers import ProviderRegistry
 
 MAX_BATCH = 100
+APPROVAL_PAGES = "approvals"  # the cursor's tag
+# One page of the list and the cursor of the next (None on the last).
+ApprovalPage = tuple[list[dict[str, Any]], str | None]
 DECISIONS = cast(Table, ApprovalDecisionRow.__table__)
 
 
@@ -116,32 +120,74 @@ class ApprovalService:
     def list(
         self, status: str | None = "pending", limit: int = DEFAULT_LIST_LIMIT
     ) -> list[dict[str, Any]]:
-        """Oldest first (the queue a person works through)."""
+        """Oldest first (the queue a person works through): the first page."""
+        return self.page(status, limit)[0]
+
+    def page(
+        self,
+        status: str | None = "pending",
+        limit: int = DEFAULT_LIST_LIMIT,
+        cursor: str | None = None,
+    ) -> ApprovalPage:
+        """One page, oldest first, each approval with the actions it covers, and the
+        cursor of the next page (None on the last). Two statements whatever the page
+        size: the approvals, then every covered action of the page at once."""
         query = select(APPROVALS)
         if status is not None:
             parse_choice(ApprovalStatus, status, "approval status")
             query = query.where(APPROVALS.c.status == status)
+        if cursor is not None:
+            after, after_id = decode_cursor(APPROVAL_PAGES, cursor, int)
+            query = query.where(
+                or_(
+                    APPROVALS.c.created_at > after,
+                    and_(APPROVALS.c.created_at == after, APPROVALS.c.id > after_id),
+                )
+            )
         limit = max(1, min(limit, MAX_LIST_LIMIT))
-        query = query.order_by(APPROVALS.c.created_at, APPROVALS.c.id).limit(limit)
-        out: list[dict[str, Any]] = []
+        query = query.order_by(APPROVALS.c.created_at, APPROVALS.c.id).limit(limit + 1)
         with self.store.read() as conn:
-            for row in conn.execute(query).mappings().all():
-                body = approval_dict(row)
-                covered = self._covered(conn, row["id"], lock=False)
-                body["actions"] = [
-                    {
-                        "key": r["idempotency_key"],
-                        "provider": r["provider"],
-                        "action": r["action"],
-                        "account": r["account"],
-                        "status": r["status"],
-                        "payload_hash": r["payload_hash"],
-                        "request_hash": r["request_hash"],
-                    }
-                    for r in covered
-                ]
-                out.append(body)
-        return out
+            rows = conn.execute(query).mappings().all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            covered: dict[int, list[dict[str, Any]]] = {int(r["id"]): [] for r in rows}
+            if rows:
+                actions = conn.execute(
+                    select(
+                        ACTIONS.c.approval_id,
+                        ACTIONS.c.idempotency_key,
+                        ACTIONS.c.provider,
+                        ACTIONS.c.action,
+                        ACTIONS.c.account,
+                        ACTIONS.c.status,
+                        ACTIONS.c.payload_hash,
+                        ACTIONS.c.request_hash,
+                    )
+                    .where(ACTIONS.c.approval_id.in_(sorted(covered)))
+                    .order_by(ACTIONS.c.approval_id, ACTIONS.c.idempotency_key)
+                ).mappings()
+                for r in actions:
+                    covered[int(r["approval_id"])].append(
+                        {
+                            "key": r["idempotency_key"],
+                            "provider": r["provider"],
+                            "action": r["action"],
+                            "account": r["account"],
+                            "status": r["status"],
+                            "payload_hash": r["payload_hash"],
+                            "request_hash": r["request_hash"],
+                        }
+                    )
+        out: list[dict[str, Any]] = []
+        for row in rows:
+            body = approval_dict(row)
+            body["actions"] = covered[int(row["id"])]
+            out.append(body)
+        last = rows[-1] if rows and more else None
+        next_cursor = (
+            None if last is None else encode_cursor(APPROVAL_PAGES, last["created_at"], last["id"])
+        )
+        return out, next_cursor
 
     def approve(self, approval_id: int, *, hash_: str, approver: str | Actor) -> dict[str, Any]:
         """Approve exactly the hash shown; single use; refused when expired or self-approved.
@@ -339,6 +385,10 @@ class ApprovalService:
                         reason=f"superseded by batch approval {batch_id}",
                     )
                 )
+            outbox = self.store.outbox
+            if outbox is not None:
+                batch = conn.execute(select(APPROVALS).where(APPROVALS.c.id == batch_id))
+                outbox.approval_pending(conn, batch.mappings().one(), rows, now)
             for row in rows:
                 result = conn.execute(
                     update(ACTIONS)

@@ -35,7 +35,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -137,7 +137,7 @@ class Executor:
         settle_seconds: float | None = None,
     ) -> None:
         self.rt = runtime
-        # Adapters that dispatch need the runtime's credential store (key pairs, tokens).
+        # Adapters that authenticate read the runtime's credential store.
         self.registry = registry if registry is not None else ProviderRegistry.for_runtime(runtime)
         self.store = store if store is not None else make_store(runtime, redactor)
         self.gates = GateService(self.store)
@@ -213,6 +213,9 @@ class Executor:
                 decision = self.gates.decide_stored(conn, row, now)
                 if decision.verdict is Verdict.HOLD:
                     passed.add(row["idempotency_key"])
+                    if self.store.outbox is not None:
+                        # Once per (action, reason): a repeat is a no-op insert.
+                        self.store.outbox.action_held(conn, row, decision, now, self.store.redactor)
                     continue
                 if decision.verdict is Verdict.REFUSE:
                     self._refuse_claim(conn, row, decision, now)
@@ -614,8 +617,10 @@ def worker_loop(
     stop: threading.Event | None = None,
     on_batch: Callable[[list[ActionRecord]], None] | None = None,
     reconcile: bool = False,
+    duties: Sequence[Callable[[threading.Event], object]] = (),
 ) -> int:
-    """Expire lapsed leases (or fully reconcile), execute what is claimable, repeat.
+    """Expire lapsed leases (or fully reconcile), execute what is claimable, run the
+    other duties (notifications), repeat.
 
     Returns how many actions ran."""
     stop = stop or threading.Event()
@@ -636,6 +641,9 @@ def worker_loop(
         total += len(done)
         if on_batch is not None and done:
             on_batch(done)
+        for duty in duties:
+            if not stop.is_set():
+                duty(stop)
         if once or stop.wait(poll_seconds):
             return total
     return total

@@ -24,6 +24,7 @@ from autopack.domain.halts import parse_scope, validate_reason
 from autopack.domain.principals import Actor, Permission, local_actor
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
+from autopack.services.notifications.outbox import outbox_for
 
 HALTS = cast(Table, HaltRow.__table__)
 HALT_EVENTS = cast(Table, HaltEventRow.__table__)
@@ -98,6 +99,9 @@ class HaltService:
             ).scalar_one()
             self._event(conn, halt_id, "engaged", who, reason)
             row = conn.execute(select(HALTS).where(HALTS.c.id == halt_id)).mappings().one()
+            outbox = outbox_for(self.rt)
+            if outbox is not None:
+                outbox.halt_engaged(conn, row, now, self._redactor)
         return halt_dict(row)
 
     def release(

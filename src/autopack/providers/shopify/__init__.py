@@ -1,8 +1,10 @@
 """Shopify Admin API: OAuth 2.0 with expiring offline tokens (the account is the
-shop name), ``product.upsert``, ``inventory.adjust`` and ``metafields.set``.
+shop name), ``product.upsert``, ``inventory.adjust`` and ``metafields.set``
+through Admin GraphQL.
 
-The adapter is not built yet (``adapter_factory=None``): shops can be connected
-and their tokens are masked, but nothing can be proposed for Shopify.
+The adapter lives in ``adapter.py`` (imported only when first built); the
+GraphQL texts in ``operations.py``, payload validation in ``payloads.py`` and
+the answer classification in ``classify.py``.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import re
 
 from autopack.domain.credentials import OAuthProfile
 from autopack.domain.ledger import ActionCategory
+from autopack.domain.providers import ProviderAdapter
 from autopack.domain.redaction import TOKEN_CHARS, TOKEN_END, PatternRule
 from autopack.providers.shopify.packet import PACKET_PROFILE
-from autopack.providers.unit import ProviderUnit
+from autopack.providers.unit import ActionWire, ProviderContext, ProviderUnit
 
 # Endpoint URLs below are public addresses, not secrets.
 CREDENTIAL_PROFILE = OAuthProfile(
@@ -22,12 +25,24 @@ CREDENTIAL_PROFILE = OAuthProfile(
     authorize_url="https://{account}.myshopify.com/admin/oauth/authorize",
     token_url="https://{account}.myshopify.com/admin/oauth/access_token",  # noqa: S106 - a public URL
     revoke_url=None,
-    scopes=("read_products", "write_products"),
+    scopes=("read_products", "write_products", "read_inventory", "write_inventory"),
     rotating_refresh=True,
     client_secret_required=True,
     authorize_params=(("expiring", "1"),),
     notes="The account is the shop name; expiring offline tokens rotate on refresh.",
 )
+
+
+def build_adapter(context: ProviderContext) -> ProviderAdapter:
+    from autopack.providers.shopify.adapter import ShopifyAdapter
+
+    return ShopifyAdapter(
+        context.settings.shopify_api_url,
+        context.settings.shopify_api_version,
+        context.credentials,
+        transport=context.transport,
+    )
+
 
 REDACTION_RULES = (
     PatternRule(
@@ -43,7 +58,7 @@ REDACTION_RULES = (
 UNIT = ProviderUnit(
     name="shopify",
     title="Shopify Admin GraphQL API",
-    adapter_factory=None,
+    adapter_factory=build_adapter,
     credential_profile=CREDENTIAL_PROFILE,
     actions={
         "product.upsert": ActionCategory.LIST,
@@ -52,8 +67,28 @@ UNIT = ProviderUnit(
         "metafields.set": ActionCategory.OTHER,
     },
     redaction_rules=REDACTION_RULES,
-    settings=("shopify_client_id", "shopify_client_secret"),
-    wire={},
+    settings=(
+        "shopify_client_id",
+        "shopify_client_secret",
+        "shopify_api_url",
+        "shopify_api_version",
+    ),
+    wire={
+        "product.upsert": ActionWire(
+            idempotency="productSet upsert keyed on identifier (customId, handle, or a "
+            "handle derived from the idempotency key)",
+            lookup="productByIdentifier with the same identifier",
+        ),
+        "inventory.adjust": ActionWire(
+            idempotency="@idempotent(key:) directive, a UUID derived from the idempotency key",
+            lookup="none to ask: resend with the same key (changeFromQuantity guards a "
+            "resend Shopify does not deduplicate; a stale answer goes to a person)",
+        ),
+        "metafields.set": ActionWire(
+            idempotency="none needed: metafieldsSet sets values, a resend converges",
+            lookup="none to ask: resend the same values",
+        ),
+    },
     packet=PACKET_PROFILE,
     policy_pages=(
         "https://www.shopify.com/legal/terms",

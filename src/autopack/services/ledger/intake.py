@@ -316,6 +316,11 @@ class Intake:
         row.update(values)
         if not self.store.insert_intent(db, approval, row, events):
             return None
+        outbox = self.store.outbox
+        if outbox is not None and not auto:
+            # In the intent's write transaction: the approval and its notification
+            # commit together.
+            outbox.approval_pending(db, {**approval, "id": approval_id}, [row], now)
         return row
 
     def record_intent(

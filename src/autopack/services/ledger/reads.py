@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, or_, select
 from sqlalchemy.engine import RowMapping
 
 from autopack.domain.errors import parse_choice
 from autopack.domain.gates import Verdict
 from autopack.domain.layout import validate_identifier
 from autopack.domain.ledger import CLAIMABLE, ActionStatus
+from autopack.domain.pages import decode_cursor, encode_cursor
 from autopack.services.gates import GateService
 from autopack.services.ledger.records import (
     ACTIONS,
@@ -25,6 +26,10 @@ from autopack.services.ledger.records import (
     event_dict,
 )
 from autopack.services.ledger.store import LedgerStore
+
+ACTION_PAGES = "actions"  # the cursor's tag
+# One page of the list and the cursor of the next (None on the last).
+ActionPage = tuple[list[ActionRecord], str | None]
 
 
 def action_events(conn: Connection, key: str) -> Sequence[RowMapping]:
@@ -54,7 +59,23 @@ class LedgerReads:
         limit: int = DEFAULT_LIST_LIMIT,
         requested_by: str | None = None,
     ) -> list[ActionRecord]:
-        """Newest first."""
+        """Newest first: the first page."""
+        return self.page(
+            status, project=project, run_id=run_id, limit=limit, requested_by=requested_by
+        )[0]
+
+    def page(
+        self,
+        status: str | None = None,
+        *,
+        project: str | None = None,
+        run_id: str | None = None,
+        limit: int = DEFAULT_LIST_LIMIT,
+        requested_by: str | None = None,
+        cursor: str | None = None,
+    ) -> ActionPage:
+        """One page, newest first, and the cursor of the next one (None on the last):
+        one statement whatever the page size."""
         query = select(ACTIONS)
         if status is not None:
             parse_choice(ActionStatus, status, "status")
@@ -65,10 +86,29 @@ class LedgerReads:
             query = query.where(ACTIONS.c.run_id == validate_identifier("run_id", run_id))
         if requested_by is not None:
             query = query.where(ACTIONS.c.requested_by == requested_by)
+        if cursor is not None:
+            before, after_key = decode_cursor(ACTION_PAGES, cursor, str)
+            query = query.where(
+                or_(
+                    ACTIONS.c.created_at < before,
+                    and_(ACTIONS.c.created_at == before, ACTIONS.c.idempotency_key > after_key),
+                )
+            )
         limit = max(1, min(limit, MAX_LIST_LIMIT))
-        query = query.order_by(ACTIONS.c.created_at.desc(), ACTIONS.c.idempotency_key).limit(limit)
+        query = query.order_by(ACTIONS.c.created_at.desc(), ACTIONS.c.idempotency_key).limit(
+            limit + 1
+        )
         with self.store.read() as conn:
-            return [ActionRecord.from_row(r) for r in conn.execute(query).mappings()]
+            rows = conn.execute(query).mappings().all()
+        more = len(rows) > limit
+        records = [ActionRecord.from_row(r) for r in rows[:limit]]
+        last = rows[limit - 1] if more else None
+        next_cursor = (
+            None
+            if last is None
+            else encode_cursor(ACTION_PAGES, last["created_at"], last["idempotency_key"])
+        )
+        return records, next_cursor
 
     def show(self, key: str) -> dict[str, Any]:
         """Everything about one action: what, when, approval, attempts, object id, history."""

@@ -10,15 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from autopack.domain.errors import AutopackError
 from autopack.domain.layout import RunRef
 from autopack.domain.principals import Actor
+from autopack.domain.providers import Intent
 from autopack.domain.redaction import Redactor
 from autopack.services.context import Runtime
 from autopack.services.gates import GateService
 from autopack.services.ledger.audit import Audit
 from autopack.services.ledger.intake import Intake
 from autopack.services.ledger.operator import OperatorActions
-from autopack.services.ledger.reads import LedgerReads
+from autopack.services.ledger.reads import ActionPage, LedgerReads
 from autopack.services.ledger.records import (
     DEFAULT_LIST_LIMIT,
     ActionRecord,
@@ -73,8 +75,44 @@ class LedgerService:
             status, project=project, run_id=run_id, limit=limit, requested_by=requested_by
         )
 
+    def page(
+        self,
+        status: str | None = None,
+        *,
+        project: str | None = None,
+        run_id: str | None = None,
+        limit: int = DEFAULT_LIST_LIMIT,
+        requested_by: str | None = None,
+        cursor: str | None = None,
+    ) -> ActionPage:
+        return self.reads.page(
+            status,
+            project=project,
+            run_id=run_id,
+            limit=limit,
+            requested_by=requested_by,
+            cursor=cursor,
+        )
+
     def show(self, key: str) -> dict[str, Any]:
-        return self.reads.show(key)
+        """``reads.show`` plus the dry-run request re-rendered from the stored payload
+        (what an approver reads; the executor renders the same before it sends)."""
+        detail = self.reads.show(key)
+        action = detail["action"]
+        intent = Intent(
+            action["provider"],
+            action["action"],
+            action["account"],
+            action["key"],
+            action["payload"],
+        )
+        try:
+            rendered = self.registry.get(action["provider"]).render(intent)
+        except AutopackError:  # a provider without an adapter now: nothing to show
+            detail["render"] = None
+        else:
+            detail["render"] = rendered.to_dict()
+        return detail
 
     def cancel(
         self, key: str, *, actor: str | Actor = "operator", reason: str | None = None

@@ -46,6 +46,7 @@ from autopack.services.ledger.records import (
     LeaseLostError,
     plain,
 )
+from autopack.services.notifications.outbox import Outbox, outbox_for
 
 # Statements built once: the hot path only binds values.
 _BY_KEY = select(ACTIONS).where(ACTIONS.c.idempotency_key == bindparam("key"))
@@ -64,6 +65,8 @@ class LedgerStore:
         self.rt = runtime
         self._redactor = redactor
         dialect = runtime.engine.dialect
+        # None when no webhook is configured: the hot paths then write nothing more.
+        self.outbox: Outbox | None = outbox_for(runtime)
         self.raw = RawWriter(dialect)
         self.integrity_errors = self.raw.integrity_errors
         self._processors: tuple[Any, ...] = tuple(
@@ -346,6 +349,12 @@ class LedgerStore:
                 f"action {row['idempotency_key']!r} changed underneath "
                 f"(expected {current.value} at fencing {row['fencing']}): nothing written",
                 details={"key": row["idempotency_key"]},
+            )
+        if to is ActionStatus.NEEDS_ATTENTION and self.outbox is not None:
+            # In this transaction: the notification commits exactly when the move does.
+            reason = changes.get("last_error") or (data or {}).get("error")
+            self.outbox.needs_attention(
+                conn, row, seq, None if reason is None else str(reason), now, self.redactor
             )
         merged = dict(row)
         merged.update(changes)

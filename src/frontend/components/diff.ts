@@ -1,0 +1,35 @@
+export type DiffLine = { kind: "same" | "added" | "removed"; text: string };
+
+// A line diff (longest common subsequence): small payloads, exact answer.
+export function diffLines(before: string, after: string): DiffLine[] {
+  const a = before.split("\n");
+  const b = after.split("\n");
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const table: number[] = new Array<number>(rows * cols).fill(0);
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) {
+      table[i * cols + j] =
+        a[i] === b[j]
+          ? table[(i + 1) * cols + j + 1] + 1
+          : Math.max(table[(i + 1) * cols + j], table[i * cols + j + 1]);
+    }
+  }
+  const out: DiffLine[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) {
+      out.push({ kind: "same", text: a[i] });
+      i++;
+      j++;
+    } else if (table[(i + 1) * cols + j] >= table[i * cols + j + 1]) {
+      out.push({ kind: "removed", text: a[i++] });
+    } else {
+      out.push({ kind: "added", text: b[j++] });
+    }
+  }
+  while (i < a.length) out.push({ kind: "removed", text: a[i++] });
+  while (j < b.length) out.push({ kind: "added", text: b[j++] });
+  return out;
+}
