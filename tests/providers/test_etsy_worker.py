@@ -164,6 +164,8 @@ def test_end_to_end_through_the_worker(
     proc = worker(stack)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, (out, err)
+    record = LedgerService(stack.runtime, ProviderRegistry(stack.settings)).get("e2e-1")
+    assert record.status == "succeeded", (record, out, err)
     (listing,) = listings(stack, "End to end mug")
     assert listing["state"] == "active"
     assert len(listing["images"]) == 1
