@@ -349,3 +349,22 @@ def test_the_api_shows_a_packet_and_refuses_bad_ids(runtime: Runtime, workspace:
         built.path.write_text("{}", encoding="utf-8")
         edited = client.get(f"/api/packets/{built.packet_id}", headers=key)
         assert (edited.status_code, edited.json()["error"]["code"]) == (400, "invalid_packet")
+
+
+def test_the_api_refuses_a_publish_action_without_a_packet(runtime: Runtime) -> None:
+    from fastapi.testclient import TestClient
+
+    from autopack.api.app import create_app
+
+    key = {"X-API-Key": "test-key-" + "k" * 40}
+    body = {"provider": "youtube", "action": "video.upload", "key": "v1", "account": "chan"}
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        raw = client.post(
+            "/api/actions", json={**body, "payload_json": '{"title": "t"}'}, headers=key
+        )
+        assert (raw.status_code, raw.json()["error"]["code"]) == (400, "packet_required")
+        bad = {"schema": PACKET_SCHEMA, "provider": "youtube"}
+        broken = client.post(
+            "/api/actions", json={**body, "payload_json": json.dumps(bad)}, headers=key
+        )
+        assert (broken.status_code, broken.json()["error"]["code"]) == (400, "invalid_packet")

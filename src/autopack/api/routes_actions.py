@@ -101,6 +101,12 @@ PAYLOAD_CODES = (
     ErrorCode.INVALID_UNICODE,
     ErrorCode.INVALID_PROVIDER_PAYLOAD,
     ErrorCode.INVALID_MEDIA_REF,
+    # A publish or list action's payload is a publish packet, checked whole.
+    ErrorCode.PACKET_REQUIRED,
+    ErrorCode.INVALID_PACKET,
+    ErrorCode.MISSING_DISCLOSURE,
+    ErrorCode.TEXT_OVER_LIMIT,
+    ErrorCode.MEDIA_TYPE_MISMATCH,
 )
 
 # Out of range is a 422 like any other schema violation, never a driver overflow.

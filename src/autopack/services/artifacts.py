@@ -3,9 +3,9 @@
 Each source is one small function (or one ``FileSource`` line) in
 ``ARTIFACT_SOURCES``: given a run, it names the artifacts it knows (run-relative
 path, kind, SHA-256 of the bytes) and may add a section (a table) to the run
-context. Adding a kind of artifact (policy snapshots and diffs, publish
-packets) is adding one entry here; the context, the briefs and run memory pick
-it up. File sources marked ``indexed`` are also run memory's corpus.
+context. Adding a kind of artifact is adding one entry here; the context, the
+briefs and run memory pick it up. File sources marked ``indexed`` are also run
+memory's corpus (publish packets among them).
 """
 
 from __future__ import annotations
@@ -104,14 +104,43 @@ def ledger_actions(source: SourceInput) -> Collected:
     return Collected(sections=(section("actions", "Actions", ACTION_COLUMNS, rows),))
 
 
+POLICY_COLUMNS = ("provider", "url", "sha256")
+
+
+def policy_snapshots(source: SourceInput) -> Collected:
+    """The current acknowledged policy snapshots of the providers the run acts on
+    (what its publish packets must cite), from the policy monitor."""
+    # Imported here: only this source needs the ledger and the policy monitor.
+    from autopack.providers.registry import POLICY_PAGES
+    from autopack.services.ledger import LedgerService
+    from autopack.services.packet_refs import current_policy_refs
+
+    records = LedgerService(source.runtime).list(run_id=source.ref.run_id, limit=MAX_LIST_LIMIT)
+    providers = sorted({r.provider for r in records} & set(POLICY_PAGES))
+    rows = [
+        [ref.provider, ref.url, ref.sha256]
+        for provider in providers
+        for ref in sorted(
+            current_policy_refs(source.runtime, provider), key=lambda r: (r.url, r.sha256)
+        )
+    ]
+    if not rows:
+        return Collected()
+    return Collected(
+        sections=(section("policy", "Policy snapshots in force", POLICY_COLUMNS, rows),)
+    )
+
+
 RUN_RECORD = FileSource("run", MANIFEST_NAME, indexed=False)
+PACKETS = FileSource("packet", "packets/*.json")
 LEDGER_EXPORT = FileSource("ledger_export", f"{LEDGER_DIR}/{LEDGER_EXPORT_NAME}")
 ACCEPTED_OUTPUTS = FileSource("output", "handoff/outputs/*.json")
 
-# Today's sources; policy snapshots and diffs and publish packets join here.
 ARTIFACT_SOURCES: tuple[ArtifactSource, ...] = (
     RUN_RECORD,
     ledger_actions,
+    policy_snapshots,
+    PACKETS,
     LEDGER_EXPORT,
     ACCEPTED_OUTPUTS,
 )

@@ -14,7 +14,8 @@ PACKET_PROFILE = PacketProfile(
     disclosures={"who_made": WHO_MADE, "when_made": WHEN_MADE},
     text_limits={"title": 140},
     required_fields=("title", "description"),
-    media_types=("image/jpeg", "image/png", "image/gif", "image/webp"),
+    # The types the Etsy adapter uploads (it refuses others before sending).
+    media_types=("image/jpeg", "image/png", "image/gif"),
     media_min=1,
     media_max=10,
     media_field="images",
