@@ -39,6 +39,20 @@ NOT_SENT_ERRORS: tuple[type[httpx.HTTPError], ...] = (
 UNSENDABLE_ERRORS: tuple[type[Exception], ...] = (httpx.UnsupportedProtocol, httpx.InvalidURL)
 
 
+def provider_client(
+    transport: httpx.BaseTransport | None, timeout: float, connect_timeout: float
+) -> httpx.Client:
+    """The HTTP client every adapter sends with: no redirect followed (a redirect is
+    an answer to classify, never a second request), and no proxy taken from the
+    environment between Autopack and the provider."""
+    return httpx.Client(
+        transport=transport,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, connect_timeout)),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
     """Retry-After in delta-seconds; an HTTP-date (or garbage) gives None."""
     value = response.headers.get("Retry-After")

@@ -68,7 +68,7 @@ from autopack.domain.providers import (
     Outcome,
     RenderedRequest,
 )
-from autopack.providers._http import response_json, response_summary, send
+from autopack.providers._http import provider_client, response_json, response_summary, send
 from autopack.providers._payload import refuse
 from autopack.providers.alpaca.client import (
     AlpacaClient,
@@ -119,12 +119,7 @@ class AlpacaAdapter:
         self._credentials = credentials
         self._clock = clock
         self._timeout = timeout
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT_SECONDS)),
-            follow_redirects=False,
-            trust_env=False,  # no proxy from the environment between us and the broker
-        )
+        self._http = provider_client(transport, timeout, DEFAULT_CONNECT_TIMEOUT_SECONDS)
 
     # --- ProviderAdapter --------------------------------------------------------
 

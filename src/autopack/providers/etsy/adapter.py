@@ -64,7 +64,7 @@ from autopack.domain.providers import (
     RenderedRequest,
     RequestStep,
 )
-from autopack.providers._http import describe, response_json, transport_failure
+from autopack.providers._http import describe, provider_client, response_json, transport_failure
 from autopack.providers._media import media_problem, resolve_media
 from autopack.providers.etsy import multipart, wire
 from autopack.providers.etsy.listing import (
@@ -169,12 +169,7 @@ class EtsyAdapter:
         self._sleep = sleep
         self._window = RateWindow()
         self._window_lock = threading.Lock()
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT_SECONDS)),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        self._client = provider_client(transport, timeout, DEFAULT_CONNECT_TIMEOUT_SECONDS)
 
     # --- ProviderAdapter --------------------------------------------------------
 

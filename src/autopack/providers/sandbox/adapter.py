@@ -56,6 +56,7 @@ from autopack.providers._http import (
     classify_response,
     describe,
     error_message,
+    provider_client,
     response_json,
     response_summary,
     send,
@@ -117,12 +118,7 @@ class SandboxAdapter:
         self._base_url = base_url.rstrip("/")
         self._token = token
         self._timeout = timeout
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, connect_timeout)),
-            follow_redirects=False,
-            trust_env=False,  # no proxy from the environment between us and the provider
-        )
+        self._client = provider_client(transport, timeout, connect_timeout)
 
     # --- ProviderAdapter --------------------------------------------------------
 

@@ -56,7 +56,13 @@ from autopack.domain.providers import (
     Outcome,
     RenderedRequest,
 )
-from autopack.providers._http import describe, response_json, response_summary, send
+from autopack.providers._http import (
+    describe,
+    provider_client,
+    response_json,
+    response_summary,
+    send,
+)
 from autopack.providers.shopify import operations as ops
 from autopack.providers.shopify.classify import classify_mutation, errors_text, http_failure
 from autopack.providers.shopify.payloads import (
@@ -115,12 +121,7 @@ class ShopifyAdapter:
         self._version = api_version
         self._credentials = credentials
         self._timeout = timeout
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, connect_timeout)),
-            follow_redirects=False,
-            trust_env=False,  # no proxy from the environment between us and the shop
-        )
+        self._client = provider_client(transport, timeout, connect_timeout)
 
     # --- ProviderAdapter --------------------------------------------------------
 

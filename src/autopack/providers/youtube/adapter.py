@@ -60,7 +60,13 @@ from autopack.domain.providers import (
     RenderedRequest,
     RequestStep,
 )
-from autopack.providers._http import describe, error_message, json_object_id, response_json
+from autopack.providers._http import (
+    describe,
+    error_message,
+    json_object_id,
+    provider_client,
+    response_json,
+)
 from autopack.providers._media import media_problem, resolve_media
 from autopack.providers._payload import ProviderPayloadError
 from autopack.providers.unit import CredentialAccessor
@@ -143,12 +149,7 @@ class YouTubeAdapter:
         self._media_root = media_root
         self._clock = clock
         self._timeout = timeout
-        self._client = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, connect_timeout)),
-            follow_redirects=False,
-            trust_env=False,  # no proxy from the environment between us and Google
-        )
+        self._client = provider_client(transport, timeout, connect_timeout)
 
     # --- ProviderAdapter --------------------------------------------------------
 
