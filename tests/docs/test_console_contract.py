@@ -10,6 +10,7 @@ import json
 import re
 import shlex
 
+import pytest
 from docs_support import REPO, read
 
 from autopack.api.console import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
@@ -126,3 +127,12 @@ def test_the_npm_lock_names_no_registry_host() -> None:
     )
     assert "omit-lockfile-registry-resolved=true" in read(".npmrc")
     assert "registry" not in read("package-lock.json")
+
+
+@pytest.mark.parametrize(
+    "lock", ["package-lock.json", "requirements.lock.txt", "requirements-dev.lock.txt"]
+)
+def test_no_lock_file_records_a_url(lock: str) -> None:
+    """Locks pin names, versions and hashes only: no download, index or funding URL
+    (npm writes funding URLs into its lock; they are stripped after `npm install`)."""
+    assert "://" not in read(lock)
