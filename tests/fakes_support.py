@@ -23,16 +23,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
 from autopack.fakes.server import CONTROL_PREFIX, READY_PREFIX
+from sandbox_support import read_line
 
 READY_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -41,14 +41,6 @@ STDERR_PROBLEMS = ("Traceback", "Logging error", "Exception in thread")
 
 class FakesStartFailedError(RuntimeError):
     """The process exited or stayed silent instead of printing its ready line."""
-
-
-def _read_line(stream: IO[str], timeout: float) -> str | None:
-    box: list[str] = []
-    reader = threading.Thread(target=lambda: box.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return box[0] if box else None
 
 
 class FakesProcess:
@@ -124,7 +116,7 @@ class FakesProcess:
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         assert proc.stdout is not None
-        line = _read_line(proc.stdout, READY_TIMEOUT_SECONDS)
+        line = read_line(proc.stdout, READY_TIMEOUT_SECONDS)
         if not line or not line.startswith(READY_PREFIX):
             proc.kill()
             proc.wait()

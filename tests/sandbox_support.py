@@ -50,7 +50,7 @@ class SandboxStartFailedError(RuntimeError):
     """The server exited or stayed silent instead of printing its ready line."""
 
 
-def _read_line(stream: IO[str], timeout: float) -> str | None:
+def read_line(stream: IO[str], timeout: float) -> str | None:
     """One line from ``stream``, or None after ``timeout`` seconds."""
     box: list[str] = []
     reader = threading.Thread(target=lambda: box.append(stream.readline()), daemon=True)
@@ -139,7 +139,7 @@ class SandboxProcess:
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         assert proc.stdout is not None
-        line = _read_line(proc.stdout, READY_TIMEOUT_SECONDS)
+        line = read_line(proc.stdout, READY_TIMEOUT_SECONDS)
         if not line or not line.startswith(READY_PREFIX):
             proc.kill()
             proc.wait()
