@@ -272,6 +272,33 @@ class Settings(BaseSettings):
         description="Comma-separated hosts a sub-agent's handoff output may link to "
         "(subdomains included). Empty means no URL is accepted.",
     )
+    live_trading: bool = Field(
+        default=False,
+        description="Trading: allow live orders at all. A live order also needs a live "
+        "Alpaca credential and an approved, unexpired promotion of its strategy and limits; "
+        "false (the default) refuses every live order.",
+    )
+    trading_account_max_age_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="Trading: how old the last read of a broker account may be before "
+        "orders checked against its daily loss or drawdown are held (fail closed).",
+    )
+    trading_sync_seconds: float = Field(
+        default=15,
+        gt=0,
+        le=3600,
+        description="Trading: how often the worker reads each trading account from the "
+        "broker (account, open orders, positions) and settles reservations.",
+    )
+    trading_promotion_approvals: int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        description="Trading: how many distinct operators approve a promotion to live "
+        "(none of them the requester).",
+    )
 
     @field_validator(
         "qdrant_url",

@@ -39,6 +39,7 @@ from autopack.services.providers import ProviderRegistry
 from autopack.services.runtime import build_runtime
 from conftest import make_settings
 from fakes_support import FakesProcess, running_fakes
+from trading_support import REF, ready_trading
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +69,14 @@ POINTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     ),
 }
 KEY_ID = "PKCRASHMATRIXKEY0001"
-ORDER = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "1"}
+ORDER = {
+    "symbol": "AAPL",
+    "side": "buy",
+    "type": "market",
+    "time_in_force": "day",
+    "qty": "1",
+    "strategy": REF,
+}
 
 
 def _worker(workspace: Path, database_url: str, fakes: FakesProcess, point: str) -> None:
@@ -104,6 +112,7 @@ def test_alpaca_crash_matrix(workspace: Path, database_url: str, tmp_path: Path)
             alpaca_live_url=f"{fakes.url}/alpaca/live",
         )
         rt = build_runtime(settings)
+        ready_trading(rt, key=None)
         with CredentialService(rt) as credentials:
             credentials.add_api_key(
                 "alpaca", "main", key_id=KEY_ID, secret="c" * 20 + "D" * 20, environment="paper"

@@ -20,10 +20,18 @@ from autopack.providers.alpaca.client import AlpacaReadError
 from autopack.providers.alpaca.wire import HOSTS, client_order_id
 from autopack.providers.unit import ApiKeyCredential
 from fakes_support import FakesProcess, running_fakes
+from trading_support import REF
 
 PAPER_KEY = ApiKeyCredential("PKADAPTERTESTKEY0001", "p" * 40, HOSTS["paper"])
 LIVE_KEY = ApiKeyCredential("AKADAPTERTESTKEY0001", "l" * 40, HOSTS["live"])
-ORDER = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "2"}
+ORDER = {
+    "symbol": "AAPL",
+    "side": "buy",
+    "type": "market",
+    "time_in_force": "day",
+    "qty": "2",
+    "strategy": REF,
+}
 
 
 class Keys:

@@ -17,6 +17,7 @@ import pytest
 from autopack.domain.providers import Intent
 from autopack.providers.alpaca.adapter import AlpacaAdapter
 from autopack.providers.alpaca.wire import SUBMIT_FIELDS
+from trading_support import REF
 
 with warnings.catch_warnings():
     # alpaca-py's package import pulls in websockets.legacy, which warns on import.
@@ -39,7 +40,7 @@ MODELS: dict[str, type[OrderRequest]] = {
     "trailing_stop": TrailingStopOrderRequest,
 }
 DECIMAL_FIELDS = ("qty", "notional", "limit_price", "stop_price", "trail_price", "trail_percent")
-BASE = {"symbol": "AAPL", "side": "buy", "time_in_force": "gtc", "qty": "3"}
+BASE = {"symbol": "AAPL", "side": "buy", "time_in_force": "gtc", "qty": "3", "strategy": REF}
 PAYLOADS: list[dict[str, Any]] = [
     {**BASE, "type": "market", "qty": "0.123456789"},
     {**BASE, "type": "market", "qty": None, "notional": "25.50", "time_in_force": "day"},

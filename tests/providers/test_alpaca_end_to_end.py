@@ -1,7 +1,7 @@
 """Alpaca end to end, every step through the command line as separate processes:
 store a paper key pair, propose an order, approve it, a real ``autopack worker``
 dispatches it to the Alpaca fake, and ``actions show`` holds the broker's order
-id. A live-environment order with the paper key is refused before sending."""
+id. A live-environment order is refused before sending (paper by default)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from autopack.services.runtime import build_runtime
+from conftest import make_settings
 from fakes_support import running_fakes
+from trading_support import ready_trading
 
 KEY_ID = "PKENDTOENDPAPERKEY01"
 SECRET = "e2eSecretKey" + "Q7x" * 10
@@ -51,6 +54,11 @@ def test_an_order_goes_through_the_worker_to_the_fake(
     with running_fakes(tmp_path, "alpaca") as fakes:
         env = cli_env(workspace, database_url, fakes.url)
         fakes.control("POST", "/alpaca/prices", {"prices": {"AAPL": "120"}})
+        rt = build_runtime(make_settings(workspace, database_url))
+        try:
+            strategy = ready_trading(rt, key=None)
+        finally:
+            rt.close()
         autopack(
             env,
             workspace,
@@ -66,6 +74,7 @@ def test_an_order_goes_through_the_worker_to_the_fake(
             "type": "market",
             "time_in_force": "day",
             "qty": "3",
+            "strategy": strategy,
         }
         payload.write_text(json.dumps(order), encoding="utf-8")
         live = tmp_path / "live.json"
@@ -98,8 +107,9 @@ def test_an_order_goes_through_the_worker_to_the_fake(
         assert placed["client_order_id"].startswith("autopack-")
 
         refused = autopack(env, workspace, "actions", "show", "e2e-live-1", "--json")["action"]
-        assert refused["status"] == "failed"
-        assert "not sent" in refused["last_error"]
+        # Paper by default: the live gate refuses it before anything is sent.
+        assert refused["status"] == "needs_attention"
+        assert "live trading is off" in refused["last_error"]
         assert refused["provider_object_id"] is None
         # The secret never reached the ledger or the output.
         text = json.dumps(autopack(env, workspace, "actions", "list", "--json"))

@@ -27,6 +27,7 @@ from autopack.providers.alpaca.wire import (
     client_order_id,
 )
 from autopack.providers.unit import ApiKeyCredential
+from trading_support import REF
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "alpaca"
@@ -74,7 +75,14 @@ def intent(
     return Intent("alpaca", action, account, key, payload)
 
 
-ORDER = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "3"}
+ORDER = {
+    "symbol": "AAPL",
+    "side": "buy",
+    "type": "market",
+    "time_in_force": "day",
+    "qty": "3",
+    "strategy": REF,
+}
 
 
 def test_every_action_has_an_example_that_renders() -> None:

@@ -3,6 +3,7 @@ render` and `actions propose` accept each example as is."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -46,6 +47,14 @@ def test_a_packet_example_is_the_packet_its_spec_and_media_build(
     media = sorted(p for p in folder.iterdir() if p.name not in {"packet.json", "payload.json"})
     document, _ = PacketService(ROOT).assemble(folder / "packet.json", media)
     assert json.loads((folder / "payload.json").read_text("utf-8")) == document
+
+
+def test_the_order_example_names_the_hash_of_its_strategy_file() -> None:
+    """Every order names its registered strategy by hash: the example's is its file's."""
+    folder = EXAMPLES / "alpaca" / "order.submit"
+    payload = json.loads((folder / "payload.json").read_text("utf-8"))
+    digest = hashlib.sha256((folder / "strategy.py").read_bytes()).hexdigest()
+    assert payload["strategy"] == {"name": "example-momentum", "sha256": digest}
 
 
 @pytest.mark.parametrize(("provider", "action"), FOUND)

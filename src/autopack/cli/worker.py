@@ -29,6 +29,7 @@ from autopack.services.executor import Executor, worker_loop
 from autopack.services.ledger import ActionRecord
 from autopack.services.notifications.delivery import notification_duty
 from autopack.services.redaction_logging import LiveRedactorSource, install_log_redaction
+from autopack.services.trading.sync import TradingSync, TradingSyncDuty
 
 # Time for the outcome's commit after the longest request has timed out.
 STOP_MARGIN_SECONDS: Final = 5.0
@@ -125,6 +126,9 @@ def worker(
         if notify is not None:
             # A stop also lets the delivery in flight finish and be recorded.
             grace = max(grace, notify.deliverer.lease_seconds)
+        # Trading accounts are read from the broker on their own interval.
+        trading = TradingSyncDuty(TradingSync(rt, executor.registry))
+        duties = (trading,) if notify is None else (notify, trading)
         log_redaction = install_log_redaction(LiveRedactorSource(rt.log_redactor))
         stop = threading.Event()
         try:
@@ -139,7 +143,7 @@ def worker(
                     stop=stop,
                     reconcile=reconcile,
                     on_batch=_print_batch,
-                    duties=() if notify is None else (notify,),
+                    duties=duties,
                 )
         except WorkerInterruptedError as exc:
             err(f"autopack worker {name}: {exc}")

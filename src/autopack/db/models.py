@@ -464,3 +464,169 @@ class ConsoleSessionRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_console_sessions_principal_id", "principal_id"),)
+
+
+# -- trading (amounts are decimal strings: the same digits on every backend) ---------
+
+
+class TradingAccountRow(Base):
+    """One broker account's trading state and its last broker read."""
+
+    __tablename__ = "trading_accounts"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    state_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    state_by: Mapped[str] = mapped_column(String(64))
+    state_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Bumped on every state change: a resume request applies only to the state it saw.
+    state_version: Mapped[int] = mapped_column(Integer)
+    equity: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    last_equity: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    high_water: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Canonical JSON {symbol: {"qty": ..., "value": ..., "price": ...}}.
+    positions: Mapped[str | None] = mapped_column(Text, nullable=True)
+    read_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    read_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TradingStrategyRow(Base):
+    """A registered strategy: the SHA-256 of its code or config."""
+
+    __tablename__ = "trading_strategies"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    registered_by: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TradingLimitsRow(Base):
+    """Insert-only versions of one account's (or one strategy's on it) risk limits."""
+
+    __tablename__ = "trading_limits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64))
+    # "" for the account's own set.
+    strategy: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    limits: Mapped[str] = mapped_column(Text)
+    limits_hash: Mapped[str] = mapped_column(String(64))
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("account", "strategy", "version", name="uq_trading_limits_version"),
+    )
+
+
+class TradingRequestRow(Base):
+    """A change that needs approval: promote, loosen limits, change a strategy, resume."""
+
+    __tablename__ = "trading_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(64))
+    strategy: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    required_approvals: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_by_principal: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decision: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_trading_requests_status", "status", "id"),)
+
+
+class TradingApprovalRow(Base):
+    """Insert-only: one person's approval of one request, bound to its hash."""
+
+    __tablename__ = "trading_approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("trading_requests.id"))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    approver: Mapped[str] = mapped_column(String(64))
+    principal_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    via: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("request_id", "approver", name="uq_trading_approvals_request_approver"),
+    )
+
+
+class TradingPromotionRow(Base):
+    """Live trading of one strategy on one account, bound to hashes, with an expiry."""
+
+    __tablename__ = "trading_promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64))
+    strategy: Mapped[str] = mapped_column(String(64))
+    strategy_hash: Mapped[str] = mapped_column(String(64))
+    # Canonical JSON {"account": limits, "strategy": limits | null} as promoted.
+    limits: Mapped[str] = mapped_column(Text)
+    limits_hash: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[int] = mapped_column(ForeignKey("trading_requests.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_trading_promotions_account", "account", "strategy", "status"),)
+
+
+class TradingReservationRow(Base):
+    """Headroom one order holds from its claim until the broker settles it."""
+
+    __tablename__ = "trading_reservations"
+
+    action_key: Mapped[str] = mapped_column(
+        ForeignKey("external_actions.idempotency_key"), primary_key=True
+    )
+    account: Mapped[str] = mapped_column(String(64))
+    strategy: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(24))
+    client_order_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Signed (sell negative); NULL when no price was known to derive it.
+    qty: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    notional: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    open_qty: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    open_notional: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    filled_qty: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    settle_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        Index("ix_trading_reservations_account_status", "account", "status"),
+        Index("ix_trading_reservations_account_created", "account", "created_at"),
+    )
+
+
+class TradingEventRow(Base):
+    """Insert-only history of every trading change, with its principal."""
+
+    __tablename__ = "trading_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    principal_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    via: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_trading_events_account", "account", "id"),)

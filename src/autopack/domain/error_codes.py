@@ -254,6 +254,34 @@ class ErrorCode(enum.StrEnum):
     INVALID_QUERY = "invalid_query"
     MEMORY_UNAVAILABLE = "memory_unavailable"
 
+    # Trading: the trading gates' holds and refusals, strategies, limits, requests.
+    TRADING_HALTED = "trading_halted"
+    TRADING_REDUCING = "trading_reducing"
+    TRADING_STRATEGY_UNREGISTERED = "trading_strategy_unregistered"
+    TRADING_STRATEGY_CHANGED = "trading_strategy_changed"
+    TRADING_LIVE_DISABLED = "trading_live_disabled"
+    TRADING_LIVE_CREDENTIAL = "trading_live_credential"
+    TRADING_NOT_PROMOTED = "trading_not_promoted"
+    TRADING_LIMITS_MISSING = "trading_limits_missing"
+    TRADING_SYMBOL_NOT_ALLOWED = "trading_symbol_not_allowed"
+    TRADING_ORDER_NOTIONAL = "trading_order_notional"
+    TRADING_POSITION_LIMIT = "trading_position_limit"
+    TRADING_ORDER_RATE = "trading_order_rate"
+    TRADING_DAILY_LOSS = "trading_daily_loss"
+    TRADING_DRAWDOWN = "trading_drawdown"
+    TRADING_ACCOUNT_UNKNOWN = "trading_account_unknown"
+    TRADING_ACCOUNT_STALE = "trading_account_stale"
+    TRADING_PRICE_UNKNOWN = "trading_price_unknown"
+    INVALID_TRADING_LIMITS = "invalid_trading_limits"
+    INVALID_STRATEGY = "invalid_strategy"
+    INVALID_TRADING_STATE = "invalid_trading_state"
+    STRATEGY_NOT_FOUND = "strategy_not_found"
+    TRADING_ACCOUNT_NOT_FOUND = "trading_account_not_found"
+    TRADING_REQUEST_NOT_FOUND = "trading_request_not_found"
+    TRADING_REQUEST_DECIDED = "trading_request_decided"
+    TRADING_REQUEST_HASH = "trading_request_hash"
+    TRADING_NO_CHANGE = "trading_no_change"
+
     @property
     def category(self) -> ErrorCategory:
         return CATALOGUE[self].category
@@ -503,6 +531,76 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         _E.PATH_ESCAPES_RUN: CodeEntry(_BAD, "a handoff path leads out of the run's handoff/"),
         _E.INVALID_QUERY: CodeEntry(_BAD, "a memory search text without a searchable word"),
         _E.MEMORY_UNAVAILABLE: CodeEntry(_DOWN, "the run-memory index cannot be used now"),
+        _E.TRADING_HALTED: CodeEntry(
+            _CONFLICT, "a trading gate refuses the order: the account's trading state is HALTED"
+        ),
+        _E.TRADING_REDUCING: CodeEntry(
+            _CONFLICT,
+            "the account is REDUCING and the order does not reduce exposure",
+        ),
+        _E.TRADING_STRATEGY_UNREGISTERED: CodeEntry(
+            _CONFLICT, "the order names a strategy that is not registered"
+        ),
+        _E.TRADING_STRATEGY_CHANGED: CodeEntry(
+            _CONFLICT,
+            "the order's strategy hash is not the registered one (changed since approval)",
+        ),
+        _E.TRADING_LIVE_DISABLED: CodeEntry(
+            _CONFLICT, "a live order while AUTOPACK_LIVE_TRADING is not true"
+        ),
+        _E.TRADING_LIVE_CREDENTIAL: CodeEntry(
+            _CONFLICT, "a live order for an account without a live credential"
+        ),
+        _E.TRADING_NOT_PROMOTED: CodeEntry(
+            _CONFLICT, "a live order without a valid promotion of its strategy and limits"
+        ),
+        _E.TRADING_LIMITS_MISSING: CodeEntry(
+            _CONFLICT, "a trading gate holds the order: its account has no risk limits"
+        ),
+        _E.TRADING_SYMBOL_NOT_ALLOWED: CodeEntry(
+            _CONFLICT, "the order's symbol is not in the allowlist"
+        ),
+        _E.TRADING_ORDER_NOTIONAL: CodeEntry(
+            _CONFLICT, "the order's notional is above the per-order limit"
+        ),
+        _E.TRADING_POSITION_LIMIT: CodeEntry(
+            _CONFLICT,
+            "a trading gate holds the order: the position would pass its limit",
+        ),
+        _E.TRADING_ORDER_RATE: CodeEntry(
+            _CONFLICT,
+            "a trading gate holds the order: orders per minute or per day used up",
+        ),
+        _E.TRADING_DAILY_LOSS: CodeEntry(_CONFLICT, "the account's daily loss reached its limit"),
+        _E.TRADING_DRAWDOWN: CodeEntry(
+            _CONFLICT, "the account's drawdown from its high-water mark reached its limit"
+        ),
+        _E.TRADING_ACCOUNT_UNKNOWN: CodeEntry(
+            _CONFLICT, "a trading gate holds the order: the broker account was never read"
+        ),
+        _E.TRADING_ACCOUNT_STALE: CodeEntry(
+            _CONFLICT, "a trading gate holds the order: the last broker account read is too old"
+        ),
+        _E.TRADING_PRICE_UNKNOWN: CodeEntry(
+            _CONFLICT, "a trading gate holds the order: no price is known to check a limit"
+        ),
+        _E.INVALID_TRADING_LIMITS: CodeEntry(
+            _BAD, "a risk limit value that is not a positive decimal or count"
+        ),
+        _E.INVALID_STRATEGY: CodeEntry(_BAD, "a strategy name, file or hash that is not valid"),
+        _E.INVALID_TRADING_STATE: CodeEntry(
+            _BAD, "a trading state other than active, reducing or halted"
+        ),
+        _E.STRATEGY_NOT_FOUND: CodeEntry(_MISSING, "no such registered strategy"),
+        _E.TRADING_ACCOUNT_NOT_FOUND: CodeEntry(_MISSING, "no trading record for this account"),
+        _E.TRADING_REQUEST_NOT_FOUND: CodeEntry(_MISSING, "no such trading change request"),
+        _E.TRADING_REQUEST_DECIDED: CodeEntry(
+            _CONFLICT, "the trading change request is no longer pending"
+        ),
+        _E.TRADING_REQUEST_HASH: CodeEntry(
+            _CONFLICT, "the approval names another hash than the request's"
+        ),
+        _E.TRADING_NO_CHANGE: CodeEntry(_CONFLICT, "the asked change is what is already in force"),
     }
 )
 

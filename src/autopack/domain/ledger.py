@@ -101,6 +101,9 @@ class RetryPolicy:
     max_retries: int = 3
     base_seconds: float = 1.0
     cap_seconds: float = 300.0
+    # Where a NO_EFFECT outcome goes once retries are used up: failed, or
+    # needs_attention for a step a person must see at once (the kill switch's).
+    when_exhausted: ActionStatus = ActionStatus.FAILED
 
     def delay(self, retry_count: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``retry_count + 1`` (deterministic)."""
@@ -122,7 +125,7 @@ def outcome_status(outcome: Outcome, retry_count: int, policy: RetryPolicy) -> A
     if outcome is Outcome.SUCCEEDED:
         return S.SUCCEEDED
     if outcome is Outcome.NO_EFFECT:
-        return S.RETRY_WAIT if retry_count < policy.max_retries else S.FAILED
+        return S.RETRY_WAIT if retry_count < policy.max_retries else policy.when_exhausted
     if outcome is Outcome.MAYBE_EFFECT:
         return S.UNKNOWN
     return S.FAILED

@@ -115,6 +115,12 @@ def action_category(provider: str, action: str) -> ActionCategory:
     return _categorize(provider, action, ACTION_CATALOGUE)
 
 
+# Actions that only lower risk: a halt does not hold them (see ``ActionWire``).
+PROTECTIVE_ACTIONS: Final[frozenset[tuple[str, str]]] = frozenset(
+    (u.name, action) for u in PROVIDERS for action, wire in u.wire.items() if wire.protective
+)
+
+
 # -- redaction -------------------------------------------------------------------------
 
 REDACTION_RULES: Final[tuple[PatternRule, ...]] = compose_rules(

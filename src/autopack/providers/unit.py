@@ -71,6 +71,9 @@ class ActionWire:
     idempotency: str
     # How reconciliation asks the provider whether the effect exists.
     lookup: str
+    # Only lowers risk (cancel orders, close positions, suspend trading): a halt
+    # does not hold it, so the kill switch works while everything else is halted.
+    protective: bool = False
 
 
 @dataclass(frozen=True, slots=True)

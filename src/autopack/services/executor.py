@@ -191,7 +191,11 @@ class Executor:
         # still decides every candidate.
         query = query.where(
             self.gates.hold_free_clause(
-                ACTIONS.c.provider, ACTIONS.c.account, category=ACTIONS.c.category, now=now
+                ACTIONS.c.provider,
+                ACTIONS.c.account,
+                category=ACTIONS.c.category,
+                now=now,
+                action=ACTIONS.c.action,
             )
         )
         query = query.order_by(ACTIONS.c.created_at, ACTIONS.c.idempotency_key).limit(1)
@@ -210,7 +214,7 @@ class Executor:
                 if found is None:
                     return None
                 row = dict(found)
-                decision = self.gates.decide_stored(conn, row, now)
+                decision, facts = self.gates.check_claim(conn, row, now)
                 if decision.verdict is Verdict.HOLD:
                     passed.add(row["idempotency_key"])
                     if self.store.outbox is not None:
@@ -221,6 +225,7 @@ class Executor:
                     self._refuse_claim(conn, row, decision, now)
                     continue
                 owner = self._owner()
+                self.gates.admit(conn, row, facts, now)
                 new = self.store.move(
                     conn,
                     row,

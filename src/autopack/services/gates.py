@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, exists, false, or_, select, tuple_
 
 from autopack.db.models import ApprovalRow, CredentialRow, HaltRow, PolicyPageRow
 from autopack.domain.canonical import parse_json_strict
@@ -32,8 +32,16 @@ from autopack.domain.gates import (
 from autopack.domain.gates.pipeline import DISPATCH_GATES, decide
 from autopack.domain.gates.policy import GATED_CATEGORIES
 from autopack.domain.packets import is_packet
-from autopack.providers.registry import API_KEY_PROFILES, OAUTH_PROFILES, POLICY_PAGES
+from autopack.providers.registry import (
+    API_KEY_PROFILES,
+    OAUTH_PROFILES,
+    POLICY_PAGES,
+    PROTECTIVE_ACTIONS,
+)
 from autopack.services.policy_monitor import freshness_window, page_states
+from autopack.services.trading.facts import TradingFactsReader
+from autopack.services.trading.records import is_order
+from autopack.services.trading.reservations import reserve
 
 if TYPE_CHECKING:
     from autopack.services.ledger.store import LedgerStore
@@ -71,6 +79,7 @@ class GateService:
             frozenset(POLICY_PAGES) if policy_providers is None else policy_providers
         )
         self.freshness = freshness if freshness is not None else freshness_window(store.rt)
+        self.trading = TradingFactsReader(store.rt)
 
     # -- facts ----------------------------------------------------------------------
 
@@ -128,7 +137,11 @@ class GateService:
         row: Mapping[Any, Any],
         now: datetime,
         approval: ApprovalFacts | None,
+        *,
+        lock: bool = False,
     ) -> GateFacts:
+        """The facts for ``row``; ``lock`` (the claim) locks an order's trading
+        account row first, so its check and reservation are atomic."""
         provider, account = row["provider"], row["account"]
         return GateFacts(
             now=now,
@@ -139,11 +152,17 @@ class GateService:
                 category=row["category"],
                 payload_hash=row["payload_hash"],
                 attempt_count=int(row["attempt_count"]),
+                protective=(provider, row["action"]) in PROTECTIVE_ACTIONS,
             ),
             approval=approval,
             credential=self.credential(conn, provider, account),
             halts=self.halts(conn, provider, account),
             policy=self.policy(conn, provider, row["category"], row.get("payload")),
+            trading=(
+                self.trading.facts(conn, row, now, lock=lock)
+                if is_order(provider, row["action"])
+                else None
+            ),
         )
 
     # -- decisions ------------------------------------------------------------------
@@ -161,6 +180,19 @@ class GateService:
         """The decision for a stored action, its approval read in the same transaction."""
         return self.decide(conn, row, now, self.approval(conn, row["approval_id"]))
 
+    def check_claim(
+        self, conn: Connection, row: Mapping[Any, Any], now: datetime
+    ) -> tuple[Decision, GateFacts]:
+        """The claim's decision, with the facts it read (the trading account locked)."""
+        facts = self.facts(conn, row, now, self.approval(conn, row["approval_id"]), lock=True)
+        return decide(facts, self.gates), facts
+
+    @staticmethod
+    def admit(conn: Connection, row: Mapping[Any, Any], facts: GateFacts, now: datetime) -> None:
+        """What an allowed claim takes in its transaction: an order's reservation."""
+        if facts.trading is not None:
+            reserve(conn, row, facts.trading, now)
+
     # -- the claim query's pre-filter -------------------------------------------------
 
     def hold_free_clause(
@@ -170,11 +202,14 @@ class GateService:
         *,
         category: ColumnElement[str],
         now: datetime,
+        action: ColumnElement[str] | None = None,
     ) -> ColumnElement[bool]:
         """SQL that is true exactly when no gate would hold an action of this
         provider account and category at ``now`` (no covering halt; credentials
         stored, active, not paused; for a publish or list action of a provider
-        under the policy monitor: watched pages, each fetched, fresh and acknowledged)."""
+        under the policy monitor: watched pages, each fetched, fresh and acknowledged).
+        With ``action``, protective actions pass halts as in the pipeline; without
+        it they are treated like any other (held back: the safe side)."""
         halted = exists().where(
             HALTS.c.released_at.is_(None),
             or_(HALTS.c.provider.is_(None), HALTS.c.provider == provider),
@@ -207,7 +242,14 @@ class GateService:
             provider.not_in(sorted(self.policy_providers)),
             and_(exists().where(watched), ~unclear),
         )
-        return and_(~halted, or_(provider.not_in(needs_creds), usable), policy_clear)
+        protective = (
+            tuple_(provider, action).in_(sorted(PROTECTIVE_ACTIONS))
+            if action is not None and PROTECTIVE_ACTIONS
+            else false()
+        )
+        return and_(
+            or_(~halted, protective), or_(provider.not_in(needs_creds), usable), policy_clear
+        )
 
 
 def packet_policy_refs(payload: str | None) -> tuple[tuple[str, str], ...] | None:

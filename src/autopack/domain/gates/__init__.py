@@ -24,6 +24,7 @@ from typing import Protocol
 
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.policy import DEFAULT_FRESHNESS, PageState
+from autopack.domain.trading.exposure import TradingFacts
 
 
 class Verdict(enum.StrEnum):
@@ -58,6 +59,8 @@ class ActionFacts:
     category: str
     payload_hash: str
     attempt_count: int
+    # Only lowers risk (the kill switch's steps): halts do not hold it.
+    protective: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,8 @@ class GateFacts:
     credential: CredentialFacts
     halts: tuple[HaltFacts, ...] = ()
     policy: PolicyFacts = PolicyFacts()
+    # Present only for an order the trading layer reads (see ``gates.trading``).
+    trading: TradingFacts | None = None
 
 
 class Gate(Protocol):

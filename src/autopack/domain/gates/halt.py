@@ -1,4 +1,8 @@
-"""Halt gate: an engaged halt that covers the action holds it until released."""
+"""Halt gate: an engaged halt that covers the action holds it until released.
+
+A protective action (cancel orders, close positions, suspend trading: it only
+lowers risk) passes, so the trading kill switch works while everything is halted.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ class HaltGate:
     name = NAME
 
     def check(self, facts: GateFacts) -> GateResult:
-        if not facts.halts:
+        if not facts.halts or facts.action.protective:
             return allow(NAME)
         first = min(facts.halts, key=lambda h: h.id)
         ids = ", ".join(str(h.id) for h in sorted(facts.halts, key=lambda h: h.id))

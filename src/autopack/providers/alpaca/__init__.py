@@ -85,18 +85,22 @@ UNIT = ProviderUnit(
         "order.cancel": ActionWire(
             idempotency="DELETE of one order id: a resend cannot cancel anything else",
             lookup="GET /v2/orders/{id}: canceled or pending_cancel",
+            protective=True,
         ),
         "orders.cancel_all": ActionWire(
             idempotency="DELETE /v2/orders cancels what is open: a resend is harmless",
             lookup="GET /v2/orders?status=open: none left",
+            protective=True,
         ),
         "positions.close_all": ActionWire(
             idempotency="DELETE /v2/positions with cancel_orders replaces earlier closing orders",
             lookup="GET /v2/positions and open orders: every position has its closing order",
+            protective=True,
         ),
         "account.suspend_trading": ActionWire(
             idempotency="partial PATCH of one field: a resend sets the same value",
             lookup="GET /v2/account/configurations: suspend_trade as asked",
+            protective=True,
         ),
     },
     packet=None,

@@ -7,15 +7,18 @@ credential of the other environment before sending anything.
 
 Payloads (every other field is refused by name):
 
-    order.submit             symbol, side, type, time_in_force, qty XOR notional,
-                             limit_price, stop_price, trail_price XOR trail_percent,
+    order.submit             strategy {name, sha256}, symbol, side, type,
+                             time_in_force, qty XOR notional, limit_price,
+                             stop_price, trail_price XOR trail_percent,
                              extended_hours, order_class, take_profit, stop_loss
     order.cancel             order_id
     orders.cancel_all        (nothing)
     positions.close_all      cancel_orders (default true)
     account.suspend_trading  suspend_trade (default true; false lifts the suspension)
 
-Quantities and prices are decimal strings (or integers) on the wire, never JSON
+``strategy`` names the registered strategy the order comes from and the hash it
+is approved under (the trading gates compare it with the registry); it is not
+sent to Alpaca. Quantities and prices are decimal strings (or integers) on the wire, never JSON
 numbers with a fraction; ``client_order_id`` is derived from provider, account
 and idempotency key, so every resend of one intent carries the same id.
 """
@@ -29,7 +32,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from autopack.domain.canonical import JsonValue, canonical_hash
+from autopack.domain.errors import InvalidInputError
 from autopack.domain.providers import BodyEncoding, Intent
+from autopack.domain.trading.orders import (
+    OrderTerms,
+    StrategyRef,
+    validate_sha256,
+    validate_strategy_name,
+)
 from autopack.providers._payload import PayloadReader, ProviderPayloadError
 
 PROVIDER_NAME: Final = "alpaca"
@@ -100,6 +110,7 @@ MAX_TRAIL_PERCENT: Final = Decimal(100)
 SUBMIT_FIELDS: Final = frozenset(
     {
         "environment",
+        "strategy",
         "symbol",
         "side",
         "type",
@@ -211,6 +222,7 @@ def submit_body(intent: Intent) -> tuple[str, dict[str, JsonValue]]:
     reader = PayloadReader(PROVIDER_NAME, intent.action, intent.payload)
     reader.only(SUBMIT_FIELDS)
     env = environment(reader)
+    strategy_ref(reader)
     symbol = reader.text("symbol", max_chars=21)
     if not SYMBOL_PATTERN.fullmatch(symbol):
         raise reader.error("symbol", "must be upper-case letters, digits, '.' or '/'")
@@ -248,6 +260,45 @@ def submit_body(intent: Intent) -> tuple[str, dict[str, JsonValue]]:
         body["extended_hours"] = extended
     _order_class(reader, body, order_type)
     return env, body
+
+
+def strategy_ref(reader: PayloadReader) -> StrategyRef:
+    """The order's ``strategy``: ``{"name": ..., "sha256": ...}`` (required)."""
+    value = reader.payload.get("strategy")
+    if not isinstance(value, Mapping) or set(value) != {"name", "sha256"}:
+        raise reader.error(
+            "strategy",
+            'is required: {"name": NAME, "sha256": HASH} of a registered strategy '
+            "(`autopack trading strategy show NAME`)",
+        )
+    try:
+        return StrategyRef(validate_strategy_name(value["name"]), validate_sha256(value["sha256"]))
+    except InvalidInputError as exc:
+        raise reader.error("strategy", exc.message) from None
+
+
+def order_terms(intent: Intent) -> OrderTerms:
+    """An ``order.submit`` payload's terms for the trading gates (validated as for
+    the render, so an order the adapter would send always reads)."""
+    env, body = submit_body(intent)
+    reader = PayloadReader(PROVIDER_NAME, intent.action, intent.payload)
+
+    def number(name: str) -> Decimal | None:
+        value = body.get(name)
+        return None if value is None else Decimal(str(value))
+
+    price = number("limit_price")
+    if price is None:
+        price = number("stop_price")
+    return OrderTerms(
+        strategy=strategy_ref(reader),
+        environment=env,
+        symbol=str(body["symbol"]),
+        side=str(body["side"]),
+        qty=number("qty"),
+        notional=number("notional"),
+        price=price,
+    )
 
 
 def _check_prices(

@@ -44,6 +44,7 @@ from autopack.services.ledger.records import (
 from autopack.services.ledger.store import LedgerStore
 from autopack.services.policy import PolicyLoader
 from autopack.services.providers import ProviderRegistry
+from autopack.services.trading.records import is_order
 
 
 def prepare_intent(request: IntentRequest, registry: ProviderRegistry) -> PreparedIntent:
@@ -98,6 +99,8 @@ def prepare_intent(request: IntentRequest, registry: ProviderRegistry) -> Prepar
         run_id=run_id,
         requested_by=requested_by,
         requester_principal=request.requester_principal,
+        approved_by=request.approved_by,
+        approval_reason=request.approval_reason,
     )
 
 
@@ -182,7 +185,13 @@ class Intake:
         policy = self.policies.load(project)
         category = action_category(intent.provider, intent.action).value
         auto = policy.may_auto_approve(intent.provider, intent.action, intent.account)
-        if auto and claim_if_auto is not None:
+        # A person's own command (the kill switch) approves what it proposes.
+        decided_by = prepared.approved_by or (AUTO_APPROVER if auto else None)
+        if prepared.approved_by is not None:
+            validate_person("approver", prepared.approved_by)
+            auto = True
+        # An order is claimed only by the worker's claim, which takes its reservation.
+        if auto and claim_if_auto is not None and not is_order(intent.provider, intent.action):
             # The in-process guarded call claims on insert: the same gate pipeline
             # as the worker's claim decides (a halt or a paused account holds it;
             # it is then recorded approved and waits like any other action).
@@ -218,8 +227,14 @@ class Intake:
             "required_approvals": policy.required_approvals(
                 category, intent.provider, intent.account
             ),
-            "decided_by": AUTO_APPROVER if auto else None,
-            "reason": "project policy auto-approves this action" if auto else None,
+            "decided_by": decided_by,
+            "reason": (
+                prepared.approval_reason or "approved by the command that proposed it"
+                if prepared.approved_by is not None
+                else "project policy auto-approves this action"
+                if auto
+                else None
+            ),
             "created_at": now,
             "expires_at": now + DEFAULT_APPROVAL_TTL,
             "decided_at": now if auto else None,
@@ -268,7 +283,7 @@ class Intake:
                 status,
                 ActionStatus.APPROVED,
                 0,
-                AUTO_APPROVER,
+                decided_by or AUTO_APPROVER,
                 {"approval_id": approval_id, "hash": prepared.payload_hash},
             )
             status = ActionStatus.APPROVED

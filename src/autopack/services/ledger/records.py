@@ -59,6 +59,11 @@ class IntentRequest:
     requested_by: str = DEFAULT_REQUESTER
     # The authenticated principal behind ``requested_by`` (None: a local caller).
     requester_principal: int | None = None
+    # Set only by services acting on a person's own command (the trading kill
+    # switch): that person's decision is the approval, bound to this hash. Never
+    # taken from a request body.
+    approved_by: str | None = None
+    approval_reason: str | None = None
 
 
 class LeaseLostError(ConflictError):
@@ -322,6 +327,8 @@ class PreparedIntent:
     run_id: str | None
     requested_by: str
     requester_principal: int | None = None
+    approved_by: str | None = None
+    approval_reason: str | None = None
     _rendered: RenderedRequest | None = field(default=None)
 
     @property

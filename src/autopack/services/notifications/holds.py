@@ -26,6 +26,7 @@ from autopack.domain.gates import ActionFacts, Decision, GateFacts, PolicyFacts,
 from autopack.domain.gates.pipeline import decide
 from autopack.domain.ledger import CLAIMABLE
 from autopack.domain.notifications import action_held_key, notification_id
+from autopack.providers.registry import PROTECTIVE_ACTIONS
 from autopack.services.gates import GateService, packet_policy_refs
 from autopack.services.ledger.records import ACTIONS
 from autopack.services.notifications.outbox import NOTIFICATIONS, Outbox
@@ -59,7 +60,11 @@ class HoldScanner:
             .where(ACTIONS.c.status.in_([s.value for s in CLAIMABLE]))
             .where(
                 ~self.gates.hold_free_clause(
-                    ACTIONS.c.provider, ACTIONS.c.account, category=ACTIONS.c.category, now=now
+                    ACTIONS.c.provider,
+                    ACTIONS.c.account,
+                    category=ACTIONS.c.category,
+                    now=now,
+                    action=ACTIONS.c.action,
                 )
             )
             .order_by(ACTIONS.c.created_at, ACTIONS.c.idempotency_key)
@@ -101,6 +106,7 @@ class HoldScanner:
                             category=row["category"],
                             payload_hash=row["payload_hash"],
                             attempt_count=int(row["attempt_count"]),
+                            protective=(row["provider"], row["action"]) in PROTECTIVE_ACTIONS,
                         ),
                         # Holds come from halts, credentials and policy; the approval
                         # gate never holds, and a hold wins over its refusal.

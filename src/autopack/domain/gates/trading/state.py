@@ -1,0 +1,51 @@
+"""Trading-state gate: HALTED refuses every order; REDUCING refuses an order
+that does not reduce the symbol's exposure (position plus open reservations)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from autopack.domain.error_codes import ErrorCode
+from autopack.domain.gates import GateFacts, GateResult, allow, refuse
+from autopack.domain.gates.trading import amount, price_unknown
+from autopack.domain.trading.exposure import add
+from autopack.domain.trading.states import TradingState
+
+NAME: Final = "trading_state"
+
+
+class TradingStateGate:
+    name = NAME
+
+    def check(self, facts: GateFacts) -> GateResult:
+        trading = facts.trading
+        if trading is None or trading.state is TradingState.ACTIVE:
+            return allow(NAME)
+        account = facts.action.account
+        why = f" ({trading.state_reason})" if trading.state_reason else ""
+        if trading.state is TradingState.HALTED:
+            return refuse(
+                NAME,
+                ErrorCode.TRADING_HALTED,
+                f"trading on {account} is HALTED{why}: `autopack trading resume --account "
+                f"{account}` needs an approval",
+            )
+        order = trading.order
+        if order is None:
+            return allow(NAME)  # the strategy gate refuses it
+        exposure = trading.exposure
+        qty, _ = order.amounts(exposure.last_price)
+        if qty is None:
+            return price_unknown(NAME, order.symbol, "REDUCING state")
+        held = add(exposure.position_qty, exposure.reserved_qty)
+        if held is None:
+            return price_unknown(NAME, order.symbol, "REDUCING state")
+        reduces = held != 0 and (qty > 0) != (held > 0) and abs(qty) <= abs(held)
+        if reduces:
+            return allow(NAME)
+        return refuse(
+            NAME,
+            ErrorCode.TRADING_REDUCING,
+            f"trading on {account} is REDUCING{why}: a {order.side} of {amount(abs(qty))} "
+            f"{order.symbol} does not reduce the exposure of {amount(held)}",
+        )

@@ -1,0 +1,113 @@
+"""The kill switch's broker steps, each a ledger action with its own outcome.
+
+The HALTED state is committed first (every process refuses new orders from its
+next claim on); then, in this process and at once: cancel every open order,
+close every position (``--flatten``), and set ``suspend_trade`` at the broker
+(last, because closing positions places orders). Each step is proposed already
+approved by the person who ran the kill (their command is the decision, bound
+to the step's hash), passes halts (protective actions), and is sent once: a step
+the broker did not take goes to ``needs_attention`` and is reported, never
+retried silently. Resuming lifts the suspension the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from sqlalchemy import select
+
+from autopack.domain.ledger import ActionStatus, RetryPolicy
+from autopack.domain.principals import Actor
+from autopack.services.context import Runtime
+from autopack.services.executor import Executor
+from autopack.services.ledger import IntentRequest
+from autopack.services.ledger.reads import LedgerReads
+from autopack.services.providers import ProviderRegistry
+from autopack.services.trading.facts import CREDS
+from autopack.services.trading.records import BROKER
+
+# One attempt; a step the broker did not take waits for a person.
+STEP_POLICY: Final = RetryPolicy(max_retries=0, when_exhausted=ActionStatus.NEEDS_ATTENTION)
+
+
+def kill_steps(flatten: bool) -> list[tuple[str, str, dict[str, Any]]]:
+    """(step name, action, payload) in the order they are sent."""
+    steps: list[tuple[str, str, dict[str, Any]]] = [("cancel-orders", "orders.cancel_all", {})]
+    if flatten:
+        steps.append(("close-positions", "positions.close_all", {"cancel_orders": True}))
+    steps.append(("suspend", "account.suspend_trading", {"suspend_trade": True}))
+    return steps
+
+
+class BrokerSteps:
+    """Proposes and runs broker steps at once, through the ledger."""
+
+    def __init__(self, runtime: Runtime, registry: ProviderRegistry | None = None) -> None:
+        self.rt = runtime
+        self.executor = Executor(runtime, registry, worker="trading-kill", retry_policy=STEP_POLICY)
+
+    def environment(self, account: str) -> str:
+        """The environment of the account's stored key (paper when none is stored:
+        the step then waits for a credential like any other action)."""
+        with self.rt.engine.connect() as conn:
+            found = conn.execute(
+                select(CREDS.c.environment).where(
+                    CREDS.c.provider == BROKER, CREDS.c.account == account
+                )
+            ).first()
+        return "paper" if found is None else str(found[0])
+
+    def run(
+        self,
+        account: str,
+        prefix: str,
+        steps: Sequence[tuple[str, str, dict[str, Any]]],
+        actor: Actor,
+        reason: str,
+    ) -> list[dict[str, Any]]:
+        environment = self.environment(account)
+        report = []
+        for step, action, payload in steps:
+            key = f"{prefix}-{step}"
+            self.executor.intake.propose(
+                IntentRequest(
+                    provider=BROKER,
+                    action=action,
+                    key=key,
+                    payload={"environment": environment, **payload},
+                    account=account,
+                    requested_by=actor.name,
+                    requester_principal=actor.principal_id,
+                    approved_by=actor.name,
+                    approval_reason=reason,
+                )
+            )
+            claim = self.executor.claim(key)
+            if claim is None:
+                # Held by a gate (no credential, a paused account) or already done.
+                shown = LedgerReads(self.executor.store, self.executor.gates).show(key)
+                status = shown["action"]["status"]
+                report.append(
+                    {
+                        "step": step,
+                        "action": action,
+                        "key": key,
+                        "status": status,
+                        "ok": status == ActionStatus.SUCCEEDED.value,
+                        "error": shown["waiting_reason"] or shown["action"]["last_error"],
+                    }
+                )
+                continue
+            done = self.executor.execute(claim)
+            report.append(
+                {
+                    "step": step,
+                    "action": action,
+                    "key": key,
+                    "status": done.status,
+                    "ok": done.status == ActionStatus.SUCCEEDED.value,
+                    "error": done.last_error,
+                }
+            )
+        return report

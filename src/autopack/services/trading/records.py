@@ -1,0 +1,146 @@
+"""The trading tables and the small helpers every trading module shares.
+
+Amounts are stored as decimal strings (``amount_text``), read back as
+``Decimal`` (``amount_of``): the same digits on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, cast
+
+from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from autopack.db.models import (
+    ExternalActionRow,
+    TradingAccountRow,
+    TradingApprovalRow,
+    TradingEventRow,
+    TradingLimitsRow,
+    TradingPromotionRow,
+    TradingRequestRow,
+    TradingReservationRow,
+    TradingStrategyRow,
+)
+from autopack.domain.canonical import canonical_json, parse_json_strict
+from autopack.domain.principals import Actor
+from autopack.domain.trading.limits import RiskLimits
+from autopack.domain.trading.states import TradingState
+
+ACTIONS = cast(Table, ExternalActionRow.__table__)
+ACCOUNTS = cast(Table, TradingAccountRow.__table__)
+STRATEGIES = cast(Table, TradingStrategyRow.__table__)
+LIMITS = cast(Table, TradingLimitsRow.__table__)
+REQUESTS = cast(Table, TradingRequestRow.__table__)
+APPROVALS = cast(Table, TradingApprovalRow.__table__)
+PROMOTIONS = cast(Table, TradingPromotionRow.__table__)
+RESERVATIONS = cast(Table, TradingReservationRow.__table__)
+EVENTS = cast(Table, TradingEventRow.__table__)
+
+# The broker the trading layer trades through, and its order action.
+BROKER: Final = "alpaca"
+ORDER_ACTION: Final = "order.submit"
+ACCOUNT_SET: Final = ""  # the strategy column of an account's own limit set
+
+OPEN: Final = "open"  # a reservation still holding headroom
+SETTLED: Final = "settled"  # the broker finished the order (its fills are in the position)
+RELEASED: Final = "released"  # the order never reached the broker (failed, cancelled, expired)
+
+ACTIVE_PROMOTION: Final = "active"
+
+
+def is_order(provider: str, action: str) -> bool:
+    return provider == BROKER and action == ORDER_ACTION
+
+
+def amount_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def amount_of(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - only amount_text writes these columns
+        return None
+
+
+def record_event(
+    conn: Connection, account: str, event: str, actor: Actor, now: datetime, data: Any
+) -> int:
+    return int(
+        conn.execute(
+            insert(EVENTS)
+            .values(
+                account=account,
+                event=event,
+                actor=actor.name,
+                principal_id=actor.principal_id,
+                via=actor.via.value,
+                at=now,
+                data=canonical_json(data).decode("utf-8"),
+            )
+            .returning(EVENTS.c.id)
+        ).scalar_one()
+    )
+
+
+def ensure_account(conn: Connection, account: str, now: datetime, actor: Actor) -> None:
+    """Create the account's trading row (ACTIVE) when it has none; race-safe."""
+    values = {
+        "account": account,
+        "state": TradingState.ACTIVE.value,
+        "state_by": actor.name,
+        "state_at": now,
+        "state_version": 1,
+    }
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(ACCOUNTS).values(**values).on_conflict_do_nothing())
+
+
+def current_limits(
+    conn: Connection, account: str, strategy: str = ACCOUNT_SET
+) -> tuple[RiskLimits | None, int]:
+    """(the set in force, its version); (None, 0) when none was ever set."""
+    row = (
+        conn.execute(
+            select(LIMITS.c.limits, LIMITS.c.version)
+            .where(LIMITS.c.account == account, LIMITS.c.strategy == strategy)
+            .order_by(LIMITS.c.version.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None, 0
+    data = parse_json_strict(row["limits"])
+    assert isinstance(data, dict)
+    limits = RiskLimits.from_mapping(data)
+    # An emptied strategy set is "no strategy set" (the account's alone apply).
+    if strategy != ACCOUNT_SET and limits.is_empty:
+        return None, int(row["version"])
+    return limits, int(row["version"])
+
+
+def strategy_hash(conn: Connection, name: str) -> tuple[str | None, int]:
+    row = conn.execute(
+        select(STRATEGIES.c.sha256, STRATEGIES.c.version).where(STRATEGIES.c.name == name)
+    ).first()
+    return (None, 0) if row is None else (str(row[0]), int(row[1]))
+
+
+def count_since(
+    conn: Connection, account: str, since: datetime, *, exclude: str, strategy: str | None
+) -> int:
+    query = select(func.count()).where(
+        RESERVATIONS.c.account == account,
+        RESERVATIONS.c.created_at > since,
+        RESERVATIONS.c.action_key != exclude,
+    )
+    if strategy is not None:
+        query = query.where(RESERVATIONS.c.strategy == strategy)
+    return int(conn.execute(query).scalar_one())
