@@ -13,9 +13,14 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
+from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
+from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.trading.service import TradingService
+from fakes_support import FakesProcess
 
 STRATEGY = "momentum"
 STRATEGY_CODE = b"def decide(bars):\n    return 'hold'\n"
@@ -85,3 +90,29 @@ def ready_trading(
                 environment="live" if key.startswith("AK") else "paper",
             )
     return {"name": strategy, "sha256": sha256}
+
+
+def broker_get(fakes: FakesProcess, path: str, **params: str) -> Any:
+    """Read the paper broker as a client would (the fake's own answer)."""
+    with httpx.Client(timeout=10.0, trust_env=False) as client:
+        response = client.get(
+            f"{fakes.url}/alpaca/paper{path}",
+            params=params,
+            headers={"APCA-API-KEY-ID": PAPER_KEY, "APCA-API-SECRET-KEY": SECRET},
+        )
+    response.raise_for_status()
+    return response.json()
+
+
+def propose_approved(rt: Runtime, key: str, payload: dict[str, Any], account: str = "main") -> None:
+    record = (
+        LedgerService(rt)
+        .propose(
+            IntentRequest(
+                provider="alpaca", action="order.submit", account=account, key=key, payload=payload
+            )
+        )
+        .record
+    )
+    assert record.approval_id is not None
+    ApprovalService(rt).approve(record.approval_id, hash_=record.payload_hash, approver="alice")

@@ -4,70 +4,12 @@ switch's broker steps, resume by approval (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import httpx
-import pytest
-
-from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.executor import Executor
-from autopack.services.ledger import IntentRequest, LedgerService
-from autopack.services.runtime import build_runtime
+from autopack.services.ledger import LedgerService
 from autopack.services.trading.service import TradingService
-from conftest import make_settings
-from fakes_support import FakesProcess, running_fakes
-from trading_support import PAPER_KEY, REF, SECRET, approve_all, order, ready_trading
-
-
-@pytest.fixture
-def fakes(tmp_path: Path) -> Iterator[FakesProcess]:
-    with running_fakes(tmp_path, "alpaca") as running:
-        running.control("POST", "/alpaca/prices", {"prices": {"AAPL": "100", "MSFT": "50"}})
-        yield running
-        assert running.stderr_problems() == []
-
-
-@pytest.fixture
-def rt(workspace: Path, database_url: str, fakes: FakesProcess) -> Iterator[Runtime]:
-    runtime = build_runtime(
-        make_settings(
-            workspace,
-            database_url,
-            alpaca_paper_url=f"{fakes.url}/alpaca/paper",
-            alpaca_live_url=f"{fakes.url}/alpaca/live",
-        )
-    )
-    yield runtime
-    runtime.close()
-
-
-def broker_get(fakes: FakesProcess, path: str, **params: str) -> Any:
-    """Read the paper broker as a client would (the fake's own answer)."""
-    with httpx.Client(timeout=10.0, trust_env=False) as client:
-        response = client.get(
-            f"{fakes.url}/alpaca/paper{path}",
-            params=params,
-            headers={"APCA-API-KEY-ID": PAPER_KEY, "APCA-API-SECRET-KEY": SECRET},
-        )
-    response.raise_for_status()
-    return response.json()
-
-
-def propose_approved(rt: Runtime, key: str, payload: dict[str, Any], account: str = "main") -> None:
-    record = (
-        LedgerService(rt)
-        .propose(
-            IntentRequest(
-                provider="alpaca", action="order.submit", account=account, key=key, payload=payload
-            )
-        )
-        .record
-    )
-    assert record.approval_id is not None
-    ApprovalService(rt).approve(record.approval_id, hash_=record.payload_hash, approver="alice")
+from fakes_support import FakesProcess
+from trading_support import REF, approve_all, broker_get, order, propose_approved, ready_trading
 
 
 def test_reserve_settle_hold_kill_resume(rt: Runtime, fakes: FakesProcess) -> None:

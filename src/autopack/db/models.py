@@ -489,6 +489,8 @@ class TradingAccountRow(Base):
     positions: Mapped[str | None] = mapped_column(Text, nullable=True)
     read_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     read_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When a worker last took this account's periodic sync (one worker per interval).
+    sync_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class TradingStrategyRow(Base):

@@ -43,8 +43,8 @@ from autopack.services.trading.records import (
     PROMOTIONS,
     RESERVATIONS,
     amount_of,
-    count_since,
     current_limits,
+    order_counts,
     strategy_hash,
 )
 
@@ -53,8 +53,6 @@ CREDS = cast(Table, CredentialRow.__table__)
 NOT_PLACED = frozenset(
     {ActionStatus.FAILED.value, ActionStatus.CANCELLED.value, ActionStatus.EXPIRED.value}
 )
-MINUTE = timedelta(seconds=60)
-DAY = timedelta(days=1)
 
 
 def read_order(row: Mapping[Any, Any]) -> OrderTerms | None:
@@ -159,19 +157,14 @@ class TradingFactsReader:
         strategy_limits, _ = current_limits(conn, account, order.strategy.name)
         scopes: list[LimitScope] = []
         if account_limits is not None:
-            scopes.append(
-                LimitScope(
-                    f"account {account}",
-                    account_limits,
-                    self._counts(conn, account, key, now, None),
-                )
-            )
+            mine, theirs = order_counts(conn, account, order.strategy.name, now, exclude=key)
+            scopes.append(LimitScope(f"account {account}", account_limits, OrderCounts(*mine)))
             if strategy_limits is not None:
                 scopes.append(
                     LimitScope(
                         f"strategy {order.strategy.name} on {account}",
                         strategy_limits,
-                        self._counts(conn, account, key, now, order.strategy.name),
+                        OrderCounts(*theirs),
                     )
                 )
         held = positions_of(account_row).get(order.symbol, {})
@@ -191,15 +184,6 @@ class TradingFactsReader:
             promotion=self._promotion(conn, account, order.strategy.name),
             account_limits=account_limits,
             strategy_limits=strategy_limits,
-        )
-
-    @staticmethod
-    def _counts(
-        conn: Connection, account: str, key: str, now: datetime, strategy: str | None
-    ) -> OrderCounts:
-        return OrderCounts(
-            minute=count_since(conn, account, now - MINUTE, exclude=key, strategy=strategy),
-            day=count_since(conn, account, now - DAY, exclude=key, strategy=strategy),
         )
 
     @staticmethod

@@ -5,13 +5,15 @@ next claim on); then, in this process and at once: cancel every open order,
 close every position (``--flatten``), and set ``suspend_trade`` at the broker
 (last, because closing positions places orders). Each step is proposed already
 approved by the person who ran the kill (their command is the decision, bound
-to the step's hash), passes halts (protective actions), and is sent once: a step
-the broker did not take goes to ``needs_attention`` and is reported, never
-retried silently. Resuming lifts the suspension the same way.
+to the step's hash), passes halts (protective actions), and is sent at once; a
+step the broker proved it did not take (a rate limit, no connection) is tried
+again a few times in this command, then goes to ``needs_attention`` and is
+reported, never retried silently later. Resuming lifts the suspension the same way.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -27,8 +29,12 @@ from autopack.services.providers import ProviderRegistry
 from autopack.services.trading.facts import CREDS
 from autopack.services.trading.records import BROKER
 
-# One attempt; a step the broker did not take waits for a person.
-STEP_POLICY: Final = RetryPolicy(max_retries=0, when_exhausted=ActionStatus.NEEDS_ATTENTION)
+# A step the broker proved it did not take (429, a refused connection) is tried
+# again at once a few times (honouring the broker's reset time up to the cap);
+# after that it waits for a person, loudly.
+STEP_POLICY: Final = RetryPolicy(
+    max_retries=3, base_seconds=0.5, cap_seconds=10.0, when_exhausted=ActionStatus.NEEDS_ATTENTION
+)
 
 
 def kill_steps(flatten: bool) -> list[tuple[str, str, dict[str, Any]]]:
@@ -83,31 +89,29 @@ class BrokerSteps:
                     approval_reason=reason,
                 )
             )
-            claim = self.executor.claim(key)
-            if claim is None:
-                # Held by a gate (no credential, a paused account) or already done.
-                shown = LedgerReads(self.executor.store, self.executor.gates).show(key)
-                status = shown["action"]["status"]
-                report.append(
-                    {
-                        "step": step,
-                        "action": action,
-                        "key": key,
-                        "status": status,
-                        "ok": status == ActionStatus.SUCCEEDED.value,
-                        "error": shown["waiting_reason"] or shown["action"]["last_error"],
-                    }
-                )
-                continue
-            done = self.executor.execute(claim)
+            status, error = self._send(key)
             report.append(
                 {
                     "step": step,
                     "action": action,
                     "key": key,
-                    "status": done.status,
-                    "ok": done.status == ActionStatus.SUCCEEDED.value,
-                    "error": done.last_error,
+                    "status": status,
+                    "ok": status == ActionStatus.SUCCEEDED.value,
+                    "error": error,
                 }
             )
         return report
+
+    def _send(self, key: str) -> tuple[str, str | None]:
+        """Send one proposed step now (again while the broker proves it had no
+        effect); (its status, why it waits or failed)."""
+        while True:
+            claim = self.executor.claim(key)
+            if claim is None:
+                break  # held by a gate (no credential, a paused account) or done elsewhere
+            done = self.executor.execute(claim)
+            if done.status != ActionStatus.RETRY_WAIT.value or done.next_attempt_at is None:
+                break
+            time.sleep(max(0.0, (done.next_attempt_at - self.rt.clock()).total_seconds()))
+        shown = LedgerReads(self.executor.store, self.executor.gates).show(key)
+        return shown["action"]["status"], shown["waiting_reason"] or shown["action"]["last_error"]

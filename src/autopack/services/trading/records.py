@@ -6,11 +6,11 @@ Amounts are stored as decimal strings (``amount_text``), read back as
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Connection, Table, and_, case, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from autopack.db.models import (
@@ -49,6 +49,8 @@ SETTLED: Final = "settled"  # the broker finished the order (its fills are in th
 RELEASED: Final = "released"  # the order never reached the broker (failed, cancelled, expired)
 
 ACTIVE_PROMOTION: Final = "active"
+MINUTE: Final = timedelta(seconds=60)
+DAY: Final = timedelta(days=1)
 
 
 def is_order(provider: str, action: str) -> bool:
@@ -133,14 +135,24 @@ def strategy_hash(conn: Connection, name: str) -> tuple[str | None, int]:
     return (None, 0) if row is None else (str(row[0]), int(row[1]))
 
 
-def count_since(
-    conn: Connection, account: str, since: datetime, *, exclude: str, strategy: str | None
-) -> int:
-    query = select(func.count()).where(
-        RESERVATIONS.c.account == account,
-        RESERVATIONS.c.created_at > since,
-        RESERVATIONS.c.action_key != exclude,
-    )
-    if strategy is not None:
-        query = query.where(RESERVATIONS.c.strategy == strategy)
-    return int(conn.execute(query).scalar_one())
+def order_counts(
+    conn: Connection, account: str, strategy: str, now: datetime, *, exclude: str
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Orders claimed in the last minute and day: ((account's), (strategy's)),
+    in one statement (``exclude``: the order being checked)."""
+    minute = RESERVATIONS.c.created_at > now - MINUTE
+    mine = RESERVATIONS.c.strategy == strategy
+    row = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((minute, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((mine, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(mine, minute), 1), else_=0)), 0),
+        ).where(
+            RESERVATIONS.c.account == account,
+            RESERVATIONS.c.created_at > now - DAY,
+            RESERVATIONS.c.action_key != exclude,
+        )
+    ).one()
+    day, in_minute, strategy_day, strategy_minute = (int(v) for v in row)
+    return (in_minute, day), (strategy_minute, strategy_day)

@@ -6,6 +6,7 @@ changed strategy, resuming, going live) become requests that need approval."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
@@ -16,7 +17,7 @@ from autopack.domain.canonical import format_utc, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from autopack.domain.halts import validate_reason
-from autopack.domain.ledger import validate_name
+from autopack.domain.ledger import ActionStatus, validate_name
 from autopack.domain.principals import Actor, Permission, local_actor
 from autopack.domain.trading.limits import RiskLimits, limits_digest, loosened
 from autopack.domain.trading.orders import validate_sha256, validate_strategy_name
@@ -24,16 +25,20 @@ from autopack.domain.trading.states import TradingState, loosens, parse_state
 from autopack.services.context import Runtime
 from autopack.services.providers import ProviderRegistry
 from autopack.services.trading import changes, requests
-from autopack.services.trading.facts import positions_of
+from autopack.services.trading.facts import TradingFactsReader, positions_of
 from autopack.services.trading.kill import BrokerSteps, kill_steps
 from autopack.services.trading.records import (
     ACCOUNT_SET,
     ACCOUNTS,
+    ACTIONS,
     ACTIVE_PROMOTION,
+    BROKER,
     EVENTS,
     LIMITS,
+    ORDER_ACTION,
     PROMOTIONS,
     REQUESTS,
+    RESERVATIONS,
     STRATEGIES,
     current_limits,
     ensure_account,
@@ -45,6 +50,10 @@ from autopack.services.trading.sync import TradingSync
 MAX_PROMOTION_DAYS: Final = 90
 DEFAULT_PROMOTION_DAYS: Final = 7
 MAX_EVENTS: Final = 200
+# How long a kill waits for orders already on their way to the broker: an
+# adapter's request timeout (10 s for Alpaca) plus a margin.
+DRAIN_SECONDS: Final = 15.0
+DRAIN_POLL_SECONDS: Final = 0.05
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -210,6 +219,13 @@ class TradingService:
         reason = self.rt.redactor().redact_text(validate_reason(reason))
         now = self.rt.clock()
         with self.rt.engine.begin() as conn:
+            ensure_account(conn, account, now, who)
+            TradingFactsReader(self.rt).lock_account(conn, account)
+            # Under the account's lock: every order claimed before this commit has
+            # its reservation now, and none is claimed after it.
+            claimed = conn.execute(
+                select(func.count()).where(RESERVATIONS.c.account == account)
+            ).scalar_one()
             _, event_id = changes.set_state(
                 conn,
                 account,
@@ -218,8 +234,11 @@ class TradingService:
                 who,
                 now,
                 event="killed",
-                data={"flatten": flatten},
+                data={"flatten": flatten, "orders_claimed": int(claimed)},
             )
+        # An order claimed just before the kill may still be on its way to the
+        # broker: let it land before cancelling, or it would stay open.
+        in_flight = self._drain(account)
         steps = self._steps().run(
             account,
             f"trading-kill-{account}-{event_id}",
@@ -231,9 +250,28 @@ class TradingService:
             "account": account,
             "state": TradingState.HALTED.value,
             "event": event_id,
+            "orders_claimed": int(claimed),
+            "in_flight": in_flight,
             "steps": steps,
-            "ok": all(s["ok"] for s in steps),
+            "ok": not in_flight and all(step["ok"] for step in steps),
         }
+
+    def _drain(self, account: str) -> list[str]:
+        """Wait (bounded) until no order of ``account`` is being sent; the keys
+        still in flight when the wait ends."""
+        deadline = time.monotonic() + DRAIN_SECONDS
+        query = select(ACTIONS.c.idempotency_key).where(
+            ACTIONS.c.provider == BROKER,
+            ACTIONS.c.action == ORDER_ACTION,
+            ACTIONS.c.account == account,
+            ACTIONS.c.status == ActionStatus.DISPATCHING.value,
+        )
+        while True:
+            with self.rt.engine.connect() as conn:
+                keys = [str(k) for k in conn.execute(query).scalars()]
+            if not keys or time.monotonic() >= deadline:
+                return sorted(keys)
+            time.sleep(DRAIN_POLL_SECONDS)
 
     def resume(
         self, account: str, *, reason: str, actor: str | Actor, to: str = "active"

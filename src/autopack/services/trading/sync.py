@@ -12,13 +12,12 @@ its age grows and the gates that need it hold (fail closed).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Protocol
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from autopack.domain.canonical import canonical_json, format_utc
 from autopack.domain.errors import AutopackError
@@ -51,6 +50,7 @@ MAX_ERROR_CHARS: Final = 500
 
 
 class BrokerReader(Protocol):
+    def list_open_orders(self) -> list[AlpacaOrder]: ...
     def get_order_by_client_order_id(self, client_order_id: str) -> AlpacaOrder | None: ...
     def list_positions(self) -> list[AlpacaPosition]: ...
     def get_account(self) -> AlpacaAccount: ...
@@ -114,6 +114,24 @@ class TradingSync:
                 ).scalars()
             ]
 
+    def take_turn(self, account: str) -> bool:
+        """Claim this interval's sync of ``account``; False when another process has it."""
+        now = self.rt.clock()
+        interval = timedelta(seconds=self.rt.settings.trading_sync_seconds)
+        with self.rt.engine.begin() as conn:
+            taken = conn.execute(
+                update(ACCOUNTS)
+                .where(
+                    ACCOUNTS.c.account == account,
+                    or_(
+                        ACCOUNTS.c.sync_started_at.is_(None),
+                        ACCOUNTS.c.sync_started_at <= now - interval,
+                    ),
+                )
+                .values(sync_started_at=now)
+            ).rowcount
+        return bool(taken == 1)
+
     def reader(self, account: str) -> BrokerReader:
         adapter: Any = self.registry.get(BROKER)
         reader: BrokerReader = adapter.reader(account)
@@ -127,11 +145,16 @@ class TradingSync:
         try:
             reader = self.reader(account)
             orders: dict[str, AlpacaOrder | None] = {}
-            for r in reservations:
-                if r["action_status"] == "succeeded" and r["client_order_id"]:
-                    orders[r["action_key"]] = reader.get_order_by_client_order_id(
-                        r["client_order_id"]
-                    )
+            sent = [r for r in reservations if r["action_status"] == "succeeded"]
+            # One read lists every open order; only those no longer open (filled,
+            # cancelled since the last sync) are asked for one by one.
+            still_open = {o.client_order_id: o for o in reader.list_open_orders()} if sent else {}
+            for r in sent:
+                coid = r["client_order_id"]
+                found = still_open.get(coid)
+                orders[r["action_key"]] = (
+                    found if found is not None else reader.get_order_by_client_order_id(coid)
+                )
             positions = reader.list_positions()
             broker_account = reader.get_account()
         except (AlpacaReadError, AutopackError) as exc:
@@ -241,22 +264,19 @@ class TradingSync:
 
 
 class TradingSyncDuty:
-    """The worker's trading duty: every ``trading_sync_seconds``, sync each
-    trading account (a failed read is recorded; the next pass tries again)."""
+    """The worker's trading duty: sync each trading account once per
+    ``trading_sync_seconds`` across all workers (a compare-and-set on the
+    account's row decides whose turn it is, so more workers do not mean more
+    broker reads); a failed read is recorded and tried again next interval."""
 
     def __init__(self, sync: TradingSync) -> None:
         self.sync = sync
-        self.last: float | None = None
 
     def __call__(self, stop: threading.Event) -> list[dict[str, Any]]:
-        now = time.monotonic()
-        interval = self.sync.rt.settings.trading_sync_seconds
-        if self.last is not None and now - self.last < interval:
-            return []
-        self.last = now
         reports = []
         for account in self.sync.accounts():
             if stop.is_set():
                 break
-            reports.append(self.sync.sync(account))
+            if self.sync.take_turn(account):
+                reports.append(self.sync.sync(account))
         return reports

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("positions", sa.Text(), nullable=True),
         sa.Column("read_error", sa.Text(), nullable=True),
         sa.Column("read_error_at", autopack.db.types.UTCDateTime(), nullable=True),
+        sa.Column("sync_started_at", autopack.db.types.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("account", name=op.f("pk_trading_accounts")),
     )
     op.create_table(
