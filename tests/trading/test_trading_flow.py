@@ -4,9 +4,14 @@ switch's broker steps, resume by approval (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import select
+
 from autopack.services.context import Runtime
 from autopack.services.executor import Executor
 from autopack.services.ledger import LedgerService
+from autopack.services.trading.records import RESERVATIONS
 from autopack.services.trading.service import TradingService
 from fakes_support import FakesProcess
 from trading_support import REF, approve_all, broker_get, order, propose_approved, ready_trading
@@ -73,3 +78,23 @@ def test_reserve_settle_hold_kill_resume(rt: Runtime, fakes: FakesProcess) -> No
     assert resumed["steps"][0]["ok"], resumed
     assert trading.status("main")["state"] == "active"
     assert REF["name"] == "momentum"
+
+
+def test_a_retried_order_keeps_its_one_reservation(rt: Runtime, fakes: FakesProcess) -> None:
+    ready_trading(rt, limits={"max_position_qty": "5", "max_orders_per_day": 1})
+    fakes.set_faults({"provider": "alpaca", "kind": "rate_limit", "method": "POST", "reset_in": 1})
+    propose_approved(rt, "retry-1", order(qty="2", limit_price="100"))
+    executor = Executor(rt, worker="w1")
+    (first,) = executor.run_once()
+    assert first.status == "retry_wait"
+    later = first.next_attempt_at
+    assert later is not None
+    rt.clock = lambda: later + timedelta(seconds=1)
+    # The retry is not a second order: the one-a-day limit and the reservation hold.
+    (second,) = executor.run_once()
+    assert second.status == "succeeded", second.last_error
+    with rt.engine.connect() as conn:
+        rows = conn.execute(
+            select(RESERVATIONS.c.qty).where(RESERVATIONS.c.account == "main")
+        ).all()
+    assert [r[0] for r in rows] == ["2"]

@@ -32,7 +32,7 @@ from autopack.domain.trading.exposure import (
 from autopack.domain.trading.limits import RiskLimits
 from autopack.domain.trading.orders import OrderTerms
 from autopack.domain.trading.states import TradingState
-from autopack.providers.alpaca.wire import order_terms
+from autopack.providers.alpaca.wire import LIVE, order_terms
 from autopack.services.context import Runtime
 from autopack.services.trading.records import (
     ACCOUNTS,
@@ -43,7 +43,7 @@ from autopack.services.trading.records import (
     PROMOTIONS,
     RESERVATIONS,
     amount_of,
-    current_limits,
+    both_limits,
     order_counts,
     strategy_hash,
 )
@@ -137,11 +137,13 @@ class TradingFactsReader:
             .mappings()
             .first()
         )
+        live = order is not None and order.environment == LIVE
         base = TradingFacts(
             order=order,
             max_account_age=self.max_age,
             live_enabled=self.rt.settings.live_trading,
-            credential_environment=self._credential_environment(conn, account),
+            # Read only for a live order: the live gate alone looks at them.
+            credential_environment=self._credential_environment(conn, account) if live else None,
         )
         if account_row is not None:
             base = replace(
@@ -153,8 +155,7 @@ class TradingFactsReader:
         if order is None:
             return base
         registered, _ = strategy_hash(conn, order.strategy.name)
-        account_limits, _ = current_limits(conn, account)
-        strategy_limits, _ = current_limits(conn, account, order.strategy.name)
+        account_limits, strategy_limits = both_limits(conn, account, order.strategy.name)
         scopes: list[LimitScope] = []
         if account_limits is not None:
             mine, theirs = order_counts(conn, account, order.strategy.name, now, exclude=key)
@@ -181,7 +182,7 @@ class TradingFactsReader:
             registered_hash=registered,
             scopes=tuple(scopes),
             exposure=exposure,
-            promotion=self._promotion(conn, account, order.strategy.name),
+            promotion=self._promotion(conn, account, order.strategy.name) if live else None,
             account_limits=account_limits,
             strategy_limits=strategy_limits,
         )

@@ -128,6 +128,36 @@ def current_limits(
     return limits, int(row["version"])
 
 
+def both_limits(
+    conn: Connection, account: str, strategy: str
+) -> tuple[RiskLimits | None, RiskLimits | None]:
+    """The account's set and the strategy's set in force, in one statement."""
+    newest = (
+        select(LIMITS.c.strategy, func.max(LIMITS.c.version).label("version"))
+        .where(LIMITS.c.account == account, LIMITS.c.strategy.in_([ACCOUNT_SET, strategy]))
+        .group_by(LIMITS.c.strategy)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(LIMITS.c.strategy, LIMITS.c.limits).join(
+            newest,
+            and_(
+                LIMITS.c.strategy == newest.c.strategy,
+                LIMITS.c.version == newest.c.version,
+                LIMITS.c.account == account,
+            ),
+        )
+    ).all()
+    found: dict[str, RiskLimits | None] = {}
+    for scope, text in rows:
+        data = parse_json_strict(text)
+        assert isinstance(data, dict)
+        limits = RiskLimits.from_mapping(data)
+        # An emptied strategy set is "no strategy set" (the account's alone apply).
+        found[scope] = None if scope != ACCOUNT_SET and limits.is_empty else limits
+    return found.get(ACCOUNT_SET), found.get(strategy)
+
+
 def strategy_hash(conn: Connection, name: str) -> tuple[str | None, int]:
     row = conn.execute(
         select(STRATEGIES.c.sha256, STRATEGIES.c.version).where(STRATEGIES.c.name == name)

@@ -16,7 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from autopack.domain.providers import Intent
 from autopack.domain.trading.exposure import TradingFacts
@@ -41,14 +42,12 @@ def reserve(conn: Connection, row: Mapping[str, Any], trading: TradingFacts, now
     if order is None:  # pragma: no cover - the strategy gate refuses such an order
         return
     key = row["idempotency_key"]
-    if conn.execute(
-        select(RESERVATIONS.c.action_key).where(RESERVATIONS.c.action_key == key)
-    ).first():
-        return
     qty, notional = order.amounts(trading.exposure.last_price)
     coid = client_order_id(Intent(row["provider"], row["action"], row["account"], key, {}))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
-        insert(RESERVATIONS).values(
+        dialect.insert(RESERVATIONS)
+        .values(
             action_key=key,
             account=row["account"],
             strategy=order.strategy.name,
@@ -62,6 +61,7 @@ def reserve(conn: Connection, row: Mapping[str, Any], trading: TradingFacts, now
             status=OPEN,
             created_at=now,
         )
+        .on_conflict_do_nothing()  # a retry's claim keeps the first reservation
     )
 
 
