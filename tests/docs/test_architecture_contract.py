@@ -91,7 +91,12 @@ def test_the_provider_packages_are_described() -> None:
 
 @pytest.mark.parametrize(
     "package",
-    ["src/autopack/domain", "src/autopack/services/credentials", "src/autopack/services/ledger"],
+    [
+        "src/autopack/domain",
+        "src/autopack/services/credentials",
+        "src/autopack/services/ledger",
+        "src/autopack/services/trading",
+    ],
 )
 def test_every_module_of_a_package_is_described(package: str) -> None:
     layers = _section(read("docs/ARCHITECTURE.md"), "Layers")
