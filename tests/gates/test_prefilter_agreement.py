@@ -6,7 +6,8 @@ this property test is what keeps it honest: for random credentials (missing,
 active, paused, needing re-auth, invalid), random halts (every scope kind,
 engaged or released) and random policy pages (watched or not; snapshot missing,
 fresh, exactly at the freshness edge, stale; acknowledged or not), an action of
-each category passes the filter exactly when the pipeline does not hold it.
+each category passes the filter exactly when the pipeline does not hold it. A
+protective action (the kill switch's cancel-all) passes halts in both.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ PROVIDERS = ("alpaca", "youtube", "sandbox")
 ACCOUNTS = ("a", "b")
 CATEGORIES = ("other", "publish", "list")
 HASH = "c" * 64
+PROTECTIVE = "orders.cancel_all"  # passes halts (ActionWire.protective)
 SNAPSHOTS = (None, "1" * 64, "2" * 64)
 WINDOW = timedelta(days=7)
 VERIFIED = (
@@ -98,15 +100,21 @@ def rt(workspace: Path, database_url: str) -> Iterator[Runtime]:
             for account in ACCOUNTS:
                 for category in CATEGORIES:
                     conn.execute(insert(ACTIONS).values(**_action(provider, account, category)))
+        for account in ACCOUNTS:
+            conn.execute(
+                insert(ACTIONS).values(**_action("alpaca", account, "trade", action=PROTECTIVE))
+            )
     yield runtime
     runtime.close()
 
 
-def _action(provider: str, account: str, category: str) -> dict[str, Any]:
+def _action(
+    provider: str, account: str, category: str, *, action: str = "thing.update"
+) -> dict[str, Any]:
     return {
-        "idempotency_key": f"{provider}-{account}-{category}",
+        "idempotency_key": f"{provider}-{account}-{category}-{action}",
         "provider": provider,
-        "action": "thing.update",
+        "action": action,
         "account": account,
         "category": category,
         "payload": "{}",
@@ -198,7 +206,11 @@ def test_sql_prefilter_and_pipeline_agree(rt: Runtime, state: dict[str, Any]) ->
             conn.execute(
                 select(ACTIONS.c.idempotency_key).where(
                     gates.hold_free_clause(
-                        ACTIONS.c.provider, ACTIONS.c.account, category=ACTIONS.c.category, now=NOW
+                        ACTIONS.c.provider,
+                        ACTIONS.c.account,
+                        category=ACTIONS.c.category,
+                        now=NOW,
+                        action=ACTIONS.c.action,
                     )
                 )
             ).scalars()
@@ -209,5 +221,5 @@ def test_sql_prefilter_and_pipeline_agree(rt: Runtime, state: dict[str, Any]) ->
             for row in rows
             if gates.decide(conn, row, NOW, approval).verdict is not Verdict.HOLD
         }
-    assert len(rows) == len(PROVIDERS) * len(ACCOUNTS) * len(CATEGORIES)
+    assert len(rows) == len(PROVIDERS) * len(ACCOUNTS) * len(CATEGORIES) + len(ACCOUNTS)
     assert passed == not_held
