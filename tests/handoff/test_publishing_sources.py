@@ -162,7 +162,9 @@ def test_run_memory_indexes_every_policy_diff_idempotently(runtime: Runtime) -> 
     memory.index_run(ref)
     assert not memory.search("zebracorn")
     pairs = change_policy(runtime, CHANGED_HTML.replace("apply", f"apply {STORED_SECRET}"))
-    memory.index_run(ref)  # any run's next index finds the new diff
+    stray = runtime.workspace / diff_paths(runtime, pairs)[0]
+    stray.with_name("zebracorn-notes.diff").write_text("zebracorn", encoding="utf-8")
+    memory.index_run(ref)  # any run's next index finds the new diff (only real diff files)
     hits = memory.search("zebracorn synthetic", limit=20)
     found = [h for h in hits if h.kind == "policy_diff"]
     assert sorted(h.path for h in found) == diff_paths(runtime, pairs)
