@@ -100,3 +100,16 @@ def test_embedded_database_cannot_collide_with_a_project(tmp_path: Path) -> None
     state = embedded_database_path(tmp_path).parent.name
     with pytest.raises(InvalidIdentifierError):
         validate_identifier("project", state)
+
+
+def test_policy_diff_names_round_trip_and_nothing_else_parses() -> None:
+    from autopack.domain.layout import policy_diff_dir, policy_diff_hashes, policy_diff_path
+
+    old, new = "a" * 64, "b" * 64
+    path = policy_diff_path(Path("ws"), "youtube", old, new)
+    assert path.parent == policy_diff_dir(Path("ws"), "youtube")
+    assert path.parent.as_posix() == "ws/.autonomous_runs/_autopack/policy/youtube/diffs"
+    assert policy_diff_hashes(path.name) == (old, new)
+    for name in (f"{old}-{new}.txt", f"{old}-{new}.diff.tmp", f"{old}.diff", "notes.diff", ""):
+        assert policy_diff_hashes(name) is None
+    assert policy_diff_hashes(f"{old.upper()}-{new}.diff") is None

@@ -19,6 +19,7 @@ from sqlalchemy import MetaData, select
 
 from autopack.api.app import create_app
 from autopack.domain.credentials import CredentialNeedsReauthError, RefreshTransientError
+from autopack.domain.principals import parse_key
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService, runtime_redactor
 from credentials.cred_support import (
@@ -139,7 +140,12 @@ def test_leak_sweep_after_full_lifecycle(
         haystacks["raw sqlite files"] = raw.decode("latin-1")
     assert (workspace / ".autonomous_runs/_autopack/reauth/etsy/shop1.md").is_file()
     # Principal keys are never stored or logged in clear, nor their secret halves.
-    swept = set(secrets) | principal_keys | {k.rsplit("_", 1)[-1] for k in principal_keys}
+    # The secret half is split off by the key format itself: it is urlsafe base64
+    # and may hold "_", so the text after the last "_" can be a chance substring.
+    parsed = [parse_key(k) for k in principal_keys]
+    assert all(p is not None for p in parsed)
+    secret_halves = {p[1] for p in parsed if p is not None}
+    swept = set(secrets) | principal_keys | secret_halves
     hits = [
         (where, form[:6])
         for secret in swept

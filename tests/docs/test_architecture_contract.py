@@ -106,3 +106,27 @@ def test_every_module_of_a_package_is_described(package: str) -> None:
     for module in ("context.py", "runtime.py", "providers.py"):
         assert f"`{module}`" in layers
         assert (REPO / "src/autopack/services" / module).is_file()
+
+
+def test_documented_artifact_sources_equal_the_registry() -> None:
+    """The "Artifact sources" block names every source in registry order; a file
+    source's line gives its glob and whether run memory indexes it."""
+    from autopack.services.artifacts import ARTIFACT_SOURCES, HANDOFF_FILES, FileSource
+
+    doc = facts("docs/ARCHITECTURE.md")
+    heading = next(h for h in doc.headings if h.text == "Artifact sources")
+    block = next(b for b in doc.code_blocks if b.start > heading.line)
+    documented = [line.split(maxsplit=1) for line in block.content.splitlines() if line.strip()]
+    expected: list[list[str]] = []
+    for source in (*ARTIFACT_SOURCES, *HANDOFF_FILES):
+        if isinstance(source, FileSource):
+            indexed = "indexed" if source.indexed else "not indexed"
+            expected.append([source.kind, f"{source.pattern} {indexed}"])
+        else:
+            name = getattr(source, "__name__", "")
+            described = next((rest for first, rest in documented if first == name), "")
+            expected.append([name, described])
+    assert [[first, " ".join(rest.split())] for first, rest in documented] == [
+        [first, " ".join(rest.split())] for first, rest in expected
+    ]
+    assert all(rest for _, rest in expected)  # every function source is described

@@ -4,12 +4,10 @@ the same ranking on SQLite and PostgreSQL workspaces and on both Qdrant engines.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from handoff_support import fix_clock, new_run, propose
+from handoff_support import fix_clock, new_run, propose, two_workspaces
 from qdrant_client import QdrantClient
 
 from autopack.domain.errors import InvalidInputError, UnavailableError
@@ -22,13 +20,12 @@ from autopack.services.memory.index import EmbeddedIndex, ServerIndex
 from autopack.services.runs import RunService
 from autopack.services.runtime import build_runtime
 from conftest import (
-    create_pg_database,
-    drop_pg_database,
     invoke_cli,
     make_settings,
-    pg_base_url,
 )
 from net_support import free_port
+
+__all__ = ["two_workspaces"]  # a fixture, used by name
 
 GOALS = {
     "garden": "Upload the gardening video about tulips and roses in spring",
@@ -97,7 +94,7 @@ def test_indexing_is_idempotent_and_a_rebuild_equals_the_incremental_index(
         memory.index_run(new_ref(runtime, run_id))
     assert memory.index.points() == incremental
     counts = memory.rebuild()
-    assert counts == {"runs": 4, "artifacts": len(incremental)}
+    assert counts == {"runs": 4, "artifacts": len(incremental), "policy_diffs": 0}
     assert memory.index.points() == incremental
     # A changed file replaces its old point (no stale versions remain).
     context = runtime.workspace / ".autonomous_runs/shop/runs/research/garden/handoff/context.md"
@@ -118,31 +115,6 @@ def test_indexing_is_idempotent_and_a_rebuild_equals_the_incremental_index(
 
 def new_ref(rt: Runtime, run_id: str) -> RunRef:
     return RunService(rt).get(run_id).ref
-
-
-@pytest.fixture
-def two_workspaces(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[Runtime, Runtime]]:
-    if pg_base_url() is None:
-        pytest.skip("AUTOPACK_TEST_PG_URL not set")
-    sqlite_db = tmp_path / "sqlite.db"
-    shutil.copyfile(sqlite_template, sqlite_db)
-    pg_url = create_pg_database()
-    from autopack.db.engine import create_db_engine
-    from autopack.db.schema import upgrade
-
-    engine = create_db_engine(pg_url)
-    upgrade(engine)
-    engine.dispose()
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    lite = build_runtime(make_settings(tmp_path / "a", f"sqlite:///{sqlite_db.as_posix()}"))
-    pg = build_runtime(make_settings(tmp_path / "b", pg_url))
-    try:
-        yield lite, pg
-    finally:
-        lite.close()
-        pg.close()
-        drop_pg_database(pg_url)
 
 
 @pytest.mark.postgres
@@ -167,7 +139,11 @@ def test_the_server_engine_ranks_like_the_embedded_one(runtime: Runtime) -> None
     server, which tests cannot run): the same points and the same ranking."""
     embedded = _corpus(runtime).memory
     server = MemoryService(runtime, ServerIndex(QdrantClient(location=":memory:")))
-    assert server.rebuild() == {"runs": 4, "artifacts": len(embedded.index.points())}
+    assert server.rebuild() == {
+        "runs": 4,
+        "artifacts": len(embedded.index.points()),
+        "policy_diffs": 0,
+    }
     assert server.index.points() == embedded.index.points()
     for text in ("tulips roses spring", "paper orders"):
         mine = [(h.run_id, h.path) for h in embedded.search(text, limit=20)]
@@ -220,7 +196,7 @@ def test_cli_search_and_rebuild(cli_env: Path, capsys: pytest.CaptureFixture[str
     assert (hit["run_id"], hit["path"], hit["rank"]) == ("r1", "handoff/context.md", 1)
     code, out, _ = invoke_cli(["memory", "rebuild", "--json"], capsys)
     assert code == 0
-    assert json.loads(out) == {"runs": 1, "artifacts": 1}
+    assert json.loads(out) == {"runs": 1, "artifacts": 1, "policy_diffs": 0}
     code, out, _ = invoke_cli(["memory", "search", "tulip", "--project", "other"], capsys)
     assert code == 0
     assert "no matches" in out

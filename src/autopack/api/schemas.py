@@ -616,7 +616,10 @@ class MemoryHit(_Body):
     family: str
     run_id: str
     kind: str
-    path: str = Field(description="Relative to the run directory.")
+    path: str = Field(
+        description="Relative to the run directory; a policy diff's (kind policy_diff, "
+        "empty project, family and run_id) relative to the workspace."
+    )
     sha256: str
 
 

@@ -34,12 +34,14 @@ def search(
         out("no matches")
     for h in hits:
         d = h.to_dict()
-        out(f"{d['rank']}. {d['score']}  {d['project']}/{d['family']}/{d['run_id']}  {d['path']}")
+        # A policy diff belongs to no run; its path is the workspace's.
+        owner = f"{d['project']}/{d['family']}/{d['run_id']}  " if d["run_id"] else ""
+        out(f"{d['rank']}. {d['score']}  {owner}{d['path']}")
 
 
 @app.command("rebuild")
 def rebuild(as_json: bool = JSON_OPTION) -> None:
-    """Drop the index and index every run directory again from its files."""
+    """Drop the index and index every run directory and policy diff again from the files."""
     from autopack.services.memory import MemoryService
 
     with runtime() as rt, closing(MemoryService(rt)) as memory:
@@ -47,4 +49,7 @@ def rebuild(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         out_json(counts)
     else:
-        out(f"indexed {counts['artifacts']} artifacts of {counts['runs']} runs")
+        out(
+            f"indexed {counts['artifacts']} artifacts of {counts['runs']} runs "
+            f"({counts['policy_diffs']} policy diffs)"
+        )

@@ -51,6 +51,12 @@ GUARDRAILS: Final[tuple[str, ...]] = (
 )
 
 
+# Policy diffs are shared by every run, so their paths are the workspace's.
+ARTIFACT_PATHS_NOTE: Final = (
+    "Paths are relative to the run directory; policy_diff paths to the workspace."
+)
+
+
 class InvalidTaskError(InvalidInputError):
     default_code = ErrorCode.INVALID_TASK
 
@@ -185,6 +191,8 @@ def render_context(document: Mapping[str, Any]) -> str:
         "",
         "## Artifacts",
         "",
+        ARTIFACT_PATHS_NOTE,
+        "",
         *_table(("path", "kind", "sha256"), _artifact_rows(document["artifacts"])),
     ]
     return "\n".join(lines) + "\n"
@@ -242,6 +250,8 @@ def render_brief(brief: Mapping[str, Any]) -> str:
         _line(brief["instructions"]),
         "",
         "## Relevant artifacts",
+        "",
+        ARTIFACT_PATHS_NOTE,
         "",
         *_table(("path", "kind", "sha256"), _artifact_rows(brief["artifacts"])),
         "",

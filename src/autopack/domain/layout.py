@@ -158,20 +158,45 @@ def _snapshot_name(value: str) -> str:
     return value
 
 
+POLICY_DIFF_DIR = "diffs"
+POLICY_DIFF_SUFFIX = ".diff"
+_POLICY_DIFF_NAME = re.compile(r"([0-9a-f]{64})-([0-9a-f]{64})\.diff")
+
+
+def policy_root(workspace: Path) -> Path:
+    """Every provider's policy snapshots and diffs: ``_autopack/policy/``."""
+    return state_dir(workspace) / POLICY_SNAPSHOT_DIR
+
+
+def _policy_provider_dir(workspace: Path, provider: str) -> Path:
+    return policy_root(workspace) / validate_identifier("provider", provider)
+
+
 def policy_snapshot_path(workspace: Path, provider: str, snapshot: str) -> Path:
     """A policy snapshot's text: ``_autopack/policy/<provider>/<hash>.txt``."""
-    directory = (
-        state_dir(workspace) / POLICY_SNAPSHOT_DIR / validate_identifier("provider", provider)
-    )
-    return directory / f"{_snapshot_name(snapshot)}.txt"
+    return _policy_provider_dir(workspace, provider) / f"{_snapshot_name(snapshot)}.txt"
+
+
+def policy_diff_dir(workspace: Path, provider: str) -> Path:
+    """Where a provider's policy diffs are: ``_autopack/policy/<provider>/diffs/``."""
+    return _policy_provider_dir(workspace, provider) / POLICY_DIFF_DIR
 
 
 def policy_diff_path(workspace: Path, provider: str, old: str, new: str) -> Path:
     """A policy change's unified diff: ``_autopack/policy/<provider>/diffs/<old>-<new>.diff``."""
-    directory = (
-        state_dir(workspace) / POLICY_SNAPSHOT_DIR / validate_identifier("provider", provider)
-    )
-    return directory / "diffs" / f"{_snapshot_name(old)}-{_snapshot_name(new)}.diff"
+    name = f"{_snapshot_name(old)}-{_snapshot_name(new)}{POLICY_DIFF_SUFFIX}"
+    return policy_diff_dir(workspace, provider) / name
+
+
+def policy_diff_hashes(name: str) -> tuple[str, str] | None:
+    """``(old, new)`` of a policy diff file name; None for any other name."""
+    match = _POLICY_DIFF_NAME.fullmatch(name)
+    return None if match is None else (match.group(1), match.group(2))
+
+
+def workspace_relative(workspace: Path, path: Path) -> str:
+    """A path under the workspace as the POSIX path relative to it (no machine path)."""
+    return path.relative_to(workspace).as_posix()
 
 
 # Sub-agent handoff files: ``<run dir>/handoff/`` (see ``services.handoff``).

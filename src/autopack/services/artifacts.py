@@ -6,6 +6,12 @@ path, kind, SHA-256 of the bytes) and may add a section (a table) to the run
 context. Adding a kind of artifact is adding one entry here; the context, the
 briefs and run memory pick it up. File sources marked ``indexed`` are also run
 memory's corpus (publish packets among them).
+
+Policy diffs are the one kind that lives outside run directories (the policy
+monitor stores them once per workspace): their artifact paths are relative to
+the workspace (``.autonomous_runs/_autopack/policy/<provider>/diffs/...``), a
+run cites the ones around the snapshots it relied on (``policy_diffs``), and run
+memory indexes every stored diff once, belonging to no run.
 """
 
 from __future__ import annotations
@@ -15,9 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autopack.domain.canonical import sha256_hex
+from autopack.domain.canonical import CanonicalizationError, parse_json_strict, sha256_hex
 from autopack.domain.handoff import section
-from autopack.domain.layout import LEDGER_DIR, LEDGER_EXPORT_NAME, MANIFEST_NAME, RunRef
+from autopack.domain.layout import (
+    LEDGER_DIR,
+    LEDGER_EXPORT_NAME,
+    MANIFEST_NAME,
+    RunRef,
+    workspace_relative,
+)
 from autopack.services.context import Runtime
 from autopack.services.fsio import resolves_inside as inside
 from autopack.services.ledger.records import MAX_LIST_LIMIT
@@ -133,6 +145,59 @@ def policy_snapshots(source: SourceInput) -> Collected:
 
 RUN_RECORD = FileSource("run", MANIFEST_NAME, indexed=False)
 PACKETS = FileSource("packet", "packets/*.json")
+POLICY_DIFF_KIND = "policy_diff"
+CHANGE_COLUMNS = ("provider", "url", "from_hash", "to_hash")
+
+
+def packet_policy_refs(run_dir: Path) -> set[tuple[str, str, str]]:
+    """``(provider, url, sha256)`` of every policy snapshot the run's packets cite."""
+    refs: set[tuple[str, str, str]] = set()
+    for path in PACKETS.files(run_dir):
+        try:
+            document = parse_json_strict(path.read_bytes())
+        except CanonicalizationError:
+            continue  # not a packet Autopack wrote: it cites nothing
+        cited = document.get("policy_refs") if isinstance(document, dict) else None
+        for ref in cited if isinstance(cited, list) else []:
+            if not isinstance(ref, dict):
+                continue
+            provider, url, digest = (ref.get(k) for k in ("provider", "url", "sha256"))
+            if isinstance(provider, str) and isinstance(url, str) and isinstance(digest, str):
+                refs.add((provider, url, digest))
+    return refs
+
+
+def policy_diffs(source: SourceInput) -> Collected:
+    """The policy changes around the snapshots the run relied on: those its packets
+    cite and those in force for the providers it acts on. Per page, the change that
+    made the earliest of them and every later change (unacknowledged ones too), as
+    the stored diff files (workspace-relative paths) and a "Policy changes" table."""
+    # Imported here: only this source needs the policy monitor's history.
+    from autopack.services.policy_monitor.diffs import changes_around
+
+    in_force = policy_snapshots(source)
+    cited = packet_policy_refs(source.run_dir) | {
+        (row[0], row[1], row[2]) for s in in_force.sections for row in s["rows"]
+    }
+    changes = changes_around(source.runtime, sorted(cited))
+    if not changes:
+        return Collected()
+    workspace = source.runtime.workspace
+    artifacts = tuple(
+        Artifact(
+            POLICY_DIFF_KIND,
+            workspace_relative(workspace, c.path),
+            sha256_hex(c.path.read_bytes()),
+        )
+        for c in changes
+    )
+    rows = sorted([c.provider, c.url, c.old, c.new] for c in changes)
+    return Collected(
+        artifacts=artifacts,
+        sections=(section("policy_changes", "Policy changes", CHANGE_COLUMNS, rows),),
+    )
+
+
 LEDGER_EXPORT = FileSource("ledger_export", f"{LEDGER_DIR}/{LEDGER_EXPORT_NAME}")
 ACCEPTED_OUTPUTS = FileSource("output", "handoff/outputs/*.json")
 
@@ -141,6 +206,7 @@ ARTIFACT_SOURCES: tuple[ArtifactSource, ...] = (
     ledger_actions,
     policy_snapshots,
     PACKETS,
+    policy_diffs,
     LEDGER_EXPORT,
     ACCEPTED_OUTPUTS,
 )

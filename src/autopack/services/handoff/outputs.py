@@ -3,7 +3,8 @@
 An output is accepted only if it passes every check: the published schema, the
 brief it names (id and SHA-256 of the brief file), every evidence path inside the
 run's ``handoff/`` or among the brief's artifacts (no ``..``, no absolute path, no
-symlink out) with its real hash, no secret in any encoding (the runtime's
+symlink out; a cited policy diff is found in the workspace's policy store, where
+its workspace-relative path points) with its real hash, no secret in any encoding (the runtime's
 redactor: pattern rules and every stored secret), no URL off the allowlist.
 Accepted outputs land in ``handoff/outputs/<brief id>.json``; a refused one is
 kept, secrets masked, in ``handoff/rejected/`` beside a reason file. Proposed
@@ -40,8 +41,10 @@ from autopack.domain.layout import (
     HANDOFF_OUTPUTS,
     HANDOFF_REJECTED,
     RunRef,
+    policy_root,
 )
 from autopack.domain.redaction import Redactor
+from autopack.services.artifacts import POLICY_DIFF_KIND
 from autopack.services.context import Runtime
 from autopack.services.fsio import resolves_inside as inside
 from autopack.services.handoff.context import read_json, run_facts
@@ -99,7 +102,11 @@ class OutputChecks:
         return [], brief if isinstance(brief, dict) else None
 
     def evidence(self, document: dict[str, Any], brief: dict[str, Any] | None) -> list[Problem]:
-        cited = {a["path"] for a in (brief or {}).get("artifacts", []) if isinstance(a, dict)}
+        cited = {
+            str(a.get("path")): a.get("kind")
+            for a in (brief or {}).get("artifacts", [])
+            if isinstance(a, dict)
+        }
         run_dir = self.files.run_dir
         problems = []
         for i, finding in enumerate(document["findings"]):
@@ -108,11 +115,17 @@ class OutputChecks:
                 path = item["path"]
                 why = path_problem(path)
                 if why is None:
-                    target = run_dir.joinpath(*path.split("/"))
-                    in_handoff = path.startswith(HANDOFF_DIR + "/") and inside(
-                        target, self.files.root
-                    )
-                    if not (in_handoff or (path in cited and inside(target, run_dir))):
+                    if cited.get(path) == POLICY_DIFF_KIND:
+                        workspace = self.files.workspace
+                        target = workspace.joinpath(*path.split("/"))
+                        allowed = inside(target, policy_root(workspace))
+                    else:
+                        target = run_dir.joinpath(*path.split("/"))
+                        in_handoff = path.startswith(HANDOFF_DIR + "/") and inside(
+                            target, self.files.root
+                        )
+                        allowed = in_handoff or (path in cited and inside(target, run_dir))
+                    if not allowed:
                         why = "outside the run's handoff/ and not an artifact the brief cites"
                     elif not target.is_file():
                         why = "no such file in the run"
