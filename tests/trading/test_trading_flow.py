@@ -95,6 +95,6 @@ def test_a_retried_order_keeps_its_one_reservation(rt: Runtime, fakes: FakesProc
     assert second.status == "succeeded", second.last_error
     with rt.engine.connect() as conn:
         rows = conn.execute(
-            select(RESERVATIONS.c.qty).where(RESERVATIONS.c.account == "main")
+            select(RESERVATIONS.c.qty_nanos).where(RESERVATIONS.c.account == "main")
         ).all()
-    assert [r[0] for r in rows] == ["2"]
+    assert [r[0] for r in rows] == [2 * 10**9]  # two shares, in billionths

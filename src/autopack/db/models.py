@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -600,12 +601,13 @@ class TradingReservationRow(Base):
     strategy: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(24))
     client_order_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    # Signed (sell negative); NULL when no price was known to derive it.
-    qty: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    notional: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    open_qty: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    open_notional: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    filled_qty: Mapped[str] = mapped_column(String(40))
+    # Signed (sell negative) whole units, so SQL sums them exactly: quantities in
+    # billionths of a share, notionals in cents. NULL when no price was known.
+    qty_nanos: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    notional_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    open_qty_nanos: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    open_notional_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    filled_qty_nanos: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

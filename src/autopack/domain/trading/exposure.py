@@ -47,14 +47,42 @@ class AccountRead:
 
 @dataclass(frozen=True, slots=True)
 class SymbolExposure:
-    """One symbol's position (from the broker) plus the open reservations of
-    orders sent or claimed but not yet settled, all signed."""
+    """One symbol's position (from the broker) and the open reservations of
+    orders sent or claimed but not yet settled, buys and sells apart (signed:
+    buys positive, sells negative). Apart, because any open order may still be
+    cancelled: a sell that would bring a long position down frees no headroom
+    for buys until it has filled."""
 
     position_qty: Decimal = Decimal(0)
     position_value: Decimal = Decimal(0)
     last_price: Decimal | None = None
-    reserved_qty: Decimal | None = Decimal(0)
-    reserved_notional: Decimal | None = Decimal(0)
+    reserved_buy_qty: Decimal | None = Decimal(0)
+    reserved_sell_qty: Decimal | None = Decimal(0)
+    reserved_buy_notional: Decimal | None = Decimal(0)
+    reserved_sell_notional: Decimal | None = Decimal(0)
+
+    def worst_qty(self, order_qty: Decimal | None) -> Decimal | None:
+        """The largest absolute position this order could lead to: every open
+        order on its side fills, none on the other."""
+        return _worst(self.position_qty, self.reserved_buy_qty, self.reserved_sell_qty, order_qty)
+
+    def worst_value(self, order_notional: Decimal | None) -> Decimal | None:
+        return _worst(
+            self.position_value,
+            self.reserved_buy_notional,
+            self.reserved_sell_notional,
+            order_notional,
+        )
+
+
+def _worst(
+    held: Decimal, buys: Decimal | None, sells: Decimal | None, order: Decimal | None
+) -> Decimal | None:
+    if buys is None or sells is None or order is None:
+        return None
+    long_side = held + buys + max(order, Decimal(0))
+    short_side = held + sells + min(order, Decimal(0))
+    return max(abs(long_side), abs(short_side))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
 """What the trading gates read for one order, gathered in the caller's
-transaction. The claim passes ``lock=True``: the account's row is locked first
-(PostgreSQL ``FOR UPDATE``; SQLite's write transaction holds the database), so
-the check and the reservation that follows are one atomic step and two workers
-can never both take the last headroom."""
+transaction by one statement: the account's row (locked first when the claim
+asks: PostgreSQL ``FOR UPDATE``; SQLite's write transaction holds the database)
+with the strategy's hash, both limit sets in force, the order counts of the
+last minute and day, and the symbol's open reservations as scalar subqueries.
+So the check and the reservation that follows are one atomic step (two workers
+can never both take the last headroom), and it costs one round trip."""
 
 from __future__ import annotations
 
@@ -13,12 +15,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, case, func, select, true
 
 from autopack.db.models import CredentialRow
 from autopack.domain.canonical import parse_json_strict
 from autopack.domain.errors import AutopackError
-from autopack.domain.ledger import ActionStatus
 from autopack.domain.providers import Intent
 from autopack.domain.trading.exposure import (
     AccountRead,
@@ -27,7 +28,6 @@ from autopack.domain.trading.exposure import (
     PromotionFacts,
     SymbolExposure,
     TradingFacts,
-    add,
 )
 from autopack.domain.trading.limits import RiskLimits
 from autopack.domain.trading.orders import OrderTerms
@@ -35,27 +35,28 @@ from autopack.domain.trading.states import TradingState
 from autopack.providers.alpaca.wire import LIVE, order_terms
 from autopack.services.context import Runtime
 from autopack.services.trading.records import (
+    ACCOUNT_SET,
     ACCOUNTS,
     ACTIONS,
     ACTIVE_PROMOTION,
     BROKER,
+    DAY,
+    LIMITS,
+    MINUTE,
+    NOT_PLACED,
     OPEN,
     PROMOTIONS,
     RESERVATIONS,
+    STRATEGIES,
     amount_of,
-    both_limits,
-    order_counts,
-    strategy_hash,
+    from_cents,
+    from_nanos,
 )
 
 CREDS = cast(Table, CredentialRow.__table__)
-# An action in one of these never reached the broker: its reservation holds nothing.
-NOT_PLACED = frozenset(
-    {ActionStatus.FAILED.value, ActionStatus.CANCELLED.value, ActionStatus.EXPIRED.value}
-)
 
 
-def read_order(row: Mapping[Any, Any]) -> OrderTerms | None:
+def read_order(row: Mapping[str, Any]) -> OrderTerms | None:
     """The stored order's terms; None when the payload is not an order they read."""
     try:
         payload = json.loads(row["payload"])
@@ -89,12 +90,46 @@ def account_read(account_row: Mapping[Any, Any] | None) -> AccountRead | None:
     )
 
 
-def open_reserved(
-    conn: Connection, account: str, symbol: str, exclude: str
-) -> tuple[Decimal | None, Decimal | None]:
-    """Signed (qty, notional) still reserved for ``symbol`` by other orders."""
-    rows = conn.execute(
-        select(RESERVATIONS.c.open_qty, RESERVATIONS.c.open_notional)
+def _limits_text(account: str, scope: ColumnElement[str] | str) -> Any:
+    """The newest limit set of (account, scope), as a scalar subquery."""
+    return (
+        select(LIMITS.c.limits)
+        .where(LIMITS.c.account == account, LIMITS.c.strategy == scope)
+        .order_by(LIMITS.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _limits(text: str | None, scope: str) -> RiskLimits | None:
+    if text is None:
+        return None
+    data = parse_json_strict(text)
+    assert isinstance(data, dict)
+    limits = RiskLimits.from_mapping(data)
+    # An emptied strategy set is "no strategy set" (the account's alone apply).
+    return None if scope != ACCOUNT_SET and limits.is_empty else limits
+
+
+def order_snapshot(
+    account: str, strategy: str, symbol: str, exclude: str, now: datetime
+) -> Select[Any]:
+    """One statement: the account row plus everything an order check reads."""
+    recent = and_(
+        RESERVATIONS.c.account == account,
+        RESERVATIONS.c.created_at > now - DAY,
+        RESERVATIONS.c.action_key != exclude,
+    )
+    minute = RESERVATIONS.c.created_at > now - MINUTE
+    mine = RESERVATIONS.c.strategy == strategy
+    counted = select(
+        func.count().label("day"),
+        func.coalesce(func.sum(case((minute, 1), else_=0)), 0).label("minute"),
+        func.coalesce(func.sum(case((mine, 1), else_=0)), 0).label("strategy_day"),
+        func.coalesce(func.sum(case((and_(mine, minute), 1), else_=0)), 0).label("strategy_minute"),
+    ).where(recent)
+    held = (
+        select(RESERVATIONS)
         .join(ACTIONS, ACTIONS.c.idempotency_key == RESERVATIONS.c.action_key)
         .where(
             RESERVATIONS.c.account == account,
@@ -103,10 +138,50 @@ def open_reserved(
             RESERVATIONS.c.action_key != exclude,
             ACTIONS.c.status.not_in(sorted(NOT_PLACED)),
         )
-    ).all()
-    qty = add(*(amount_of(r[0]) for r in rows))
-    notional = add(*(amount_of(r[1]) for r in rows))
-    return qty, notional
+        .subquery()
+    )
+    buy = held.c.open_qty_nanos > 0
+    sell = held.c.open_qty_nanos < 0
+    reserved = select(
+        func.coalesce(func.sum(case((buy, held.c.open_qty_nanos), else_=0)), 0).label("buy"),
+        func.coalesce(func.sum(case((sell, held.c.open_qty_nanos), else_=0)), 0).label("sell"),
+        func.coalesce(
+            func.sum(case((held.c.open_notional_cents > 0, held.c.open_notional_cents), else_=0)),
+            0,
+        ).label("buy_notional"),
+        func.coalesce(
+            func.sum(case((held.c.open_notional_cents < 0, held.c.open_notional_cents), else_=0)),
+            0,
+        ).label("sell_notional"),
+        (func.count() - func.count(held.c.open_qty_nanos)).label("qty_unknown"),
+        (func.count() - func.count(held.c.open_notional_cents)).label("notional_unknown"),
+    ).subquery()
+    counts = counted.subquery()
+    return (
+        select(
+            ACCOUNTS,
+            select(STRATEGIES.c.sha256)
+            .where(STRATEGIES.c.name == strategy)
+            .scalar_subquery()
+            .label("strategy_hash"),
+            _limits_text(account, ACCOUNT_SET).label("account_limits"),
+            _limits_text(account, strategy).label("strategy_limits"),
+            counts.c.day,
+            counts.c.minute,
+            counts.c.strategy_day,
+            counts.c.strategy_minute,
+            reserved.c.buy.label("reserved_buy_nanos"),
+            reserved.c.sell.label("reserved_sell_nanos"),
+            reserved.c.buy_notional.label("reserved_buy_cents"),
+            reserved.c.sell_notional.label("reserved_sell_cents"),
+            reserved.c.qty_unknown,
+            reserved.c.notional_unknown,
+        )
+        .select_from(ACCOUNTS)
+        .join(counts, true())  # one row each: the account row gains their columns
+        .join(reserved, true())
+        .where(ACCOUNTS.c.account == account)
+    )
 
 
 class TradingFactsReader:
@@ -130,13 +205,6 @@ class TradingFactsReader:
     ) -> TradingFacts:
         account, key = row["account"], row["idempotency_key"]
         order = read_order(row) if "payload" in row else None
-        account_row = (
-            self.lock_account(conn, account)
-            if lock
-            else conn.execute(select(ACCOUNTS).where(ACCOUNTS.c.account == account))
-            .mappings()
-            .first()
-        )
         live = order is not None and order.environment == LIVE
         base = TradingFacts(
             order=order,
@@ -145,46 +213,82 @@ class TradingFactsReader:
             # Read only for a live order: the live gate alone looks at them.
             credential_environment=self._credential_environment(conn, account) if live else None,
         )
-        if account_row is not None:
-            base = replace(
-                base,
-                state=TradingState(account_row["state"]),
-                state_reason=account_row["state_reason"],
-                account=account_read(account_row),
-            )
         if order is None:
-            return base
-        registered, _ = strategy_hash(conn, order.strategy.name)
-        account_limits, strategy_limits = both_limits(conn, account, order.strategy.name)
+            found = self.lock_account(conn, account) if lock else self._account(conn, account)
+            return base if found is None else self._with_state(base, found)
+        query = order_snapshot(account, order.strategy.name, order.symbol, key, now)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=ACCOUNTS)
+        snapshot = conn.execute(query).mappings().first()
+        if snapshot is None:
+            # No trading row: no limits were ever set (held), state ACTIVE.
+            registered = conn.execute(
+                select(STRATEGIES.c.sha256).where(STRATEGIES.c.name == order.strategy.name)
+            ).scalar()
+            return replace(base, registered_hash=registered)
+        account_limits = _limits(snapshot["account_limits"], ACCOUNT_SET)
+        strategy_limits = _limits(snapshot["strategy_limits"], order.strategy.name)
         scopes: list[LimitScope] = []
         if account_limits is not None:
-            mine, theirs = order_counts(conn, account, order.strategy.name, now, exclude=key)
-            scopes.append(LimitScope(f"account {account}", account_limits, OrderCounts(*mine)))
+            scopes.append(
+                LimitScope(
+                    f"account {account}",
+                    account_limits,
+                    OrderCounts(int(snapshot["minute"]), int(snapshot["day"])),
+                )
+            )
             if strategy_limits is not None:
                 scopes.append(
                     LimitScope(
                         f"strategy {order.strategy.name} on {account}",
                         strategy_limits,
-                        OrderCounts(*theirs),
+                        OrderCounts(
+                            int(snapshot["strategy_minute"]), int(snapshot["strategy_day"])
+                        ),
                     )
                 )
-        held = positions_of(account_row).get(order.symbol, {})
-        reserved_qty, reserved_notional = open_reserved(conn, account, order.symbol, key)
+        held = positions_of(snapshot).get(order.symbol, {})
+        qty_unknown, notional_unknown = snapshot["qty_unknown"], snapshot["notional_unknown"]
         exposure = SymbolExposure(
             position_qty=amount_of(held.get("qty")) or Decimal(0),
             position_value=amount_of(held.get("value")) or Decimal(0),
             last_price=amount_of(held.get("price")),
-            reserved_qty=reserved_qty,
-            reserved_notional=reserved_notional,
+            reserved_buy_qty=None
+            if qty_unknown
+            else from_nanos(int(snapshot["reserved_buy_nanos"])),
+            reserved_sell_qty=None
+            if qty_unknown
+            else from_nanos(int(snapshot["reserved_sell_nanos"])),
+            reserved_buy_notional=None
+            if notional_unknown
+            else from_cents(int(snapshot["reserved_buy_cents"])),
+            reserved_sell_notional=None
+            if notional_unknown
+            else from_cents(int(snapshot["reserved_sell_cents"])),
         )
         return replace(
-            base,
-            registered_hash=registered,
+            self._with_state(base, snapshot),
+            registered_hash=snapshot["strategy_hash"],
             scopes=tuple(scopes),
             exposure=exposure,
             promotion=self._promotion(conn, account, order.strategy.name) if live else None,
             account_limits=account_limits,
             strategy_limits=strategy_limits,
+        )
+
+    @staticmethod
+    def _account(conn: Connection, account: str) -> Mapping[Any, Any] | None:
+        return (
+            conn.execute(select(ACCOUNTS).where(ACCOUNTS.c.account == account)).mappings().first()
+        )
+
+    @staticmethod
+    def _with_state(base: TradingFacts, account_row: Mapping[Any, Any]) -> TradingFacts:
+        return replace(
+            base,
+            state=TradingState(account_row["state"]),
+            state_reason=account_row["state_reason"],
+            account=account_read(account_row),
         )
 
     @staticmethod

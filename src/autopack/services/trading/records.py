@@ -1,16 +1,18 @@
 """The trading tables and the small helpers every trading module shares.
 
-Amounts are stored as decimal strings (``amount_text``), read back as
-``Decimal`` (``amount_of``): the same digits on SQLite and PostgreSQL.
+Account amounts (equity, positions) are stored as decimal strings
+(``amount_text``), read back as ``Decimal`` (``amount_of``): the same digits on
+SQLite and PostgreSQL. Reservations are whole units (billionths of a share,
+cents), so one SQL statement sums them exactly on both.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Table, and_, case, func, insert, select
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from autopack.db.models import (
@@ -25,6 +27,7 @@ from autopack.db.models import (
     TradingStrategyRow,
 )
 from autopack.domain.canonical import canonical_json, parse_json_strict
+from autopack.domain.ledger import ActionStatus
 from autopack.domain.principals import Actor
 from autopack.domain.trading.limits import RiskLimits
 from autopack.domain.trading.states import TradingState
@@ -44,6 +47,10 @@ BROKER: Final = "alpaca"
 ORDER_ACTION: Final = "order.submit"
 ACCOUNT_SET: Final = ""  # the strategy column of an account's own limit set
 
+# An order action in one of these never reached the broker: its reservation holds nothing.
+NOT_PLACED: Final = frozenset(
+    {ActionStatus.FAILED.value, ActionStatus.CANCELLED.value, ActionStatus.EXPIRED.value}
+)
 OPEN: Final = "open"  # a reservation still holding headroom
 SETTLED: Final = "settled"  # the broker finished the order (its fills are in the position)
 RELEASED: Final = "released"  # the order never reached the broker (failed, cancelled, expired)
@@ -55,6 +62,30 @@ DAY: Final = timedelta(days=1)
 
 def is_order(provider: str, action: str) -> bool:
     return provider == BROKER and action == ORDER_ACTION
+
+
+NANOS_PER_SHARE: Final = Decimal(10**9)
+CENTS_PER_UNIT: Final = Decimal(100)
+
+
+def to_nanos(qty: Decimal | None) -> int | None:
+    """A quantity as whole billionths of a share (rounded toward zero)."""
+    return None if qty is None else int((qty * NANOS_PER_SHARE).to_integral_value(ROUND_DOWN))
+
+
+def from_nanos(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(int(value)) / NANOS_PER_SHARE
+
+
+def to_cents(amount: Decimal | None) -> int | None:
+    """Money as whole cents (half away from zero, like the broker's notional)."""
+    return (
+        None if amount is None else int((amount * CENTS_PER_UNIT).to_integral_value(ROUND_HALF_UP))
+    )
+
+
+def from_cents(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(int(value)) / CENTS_PER_UNIT
 
 
 def amount_text(value: Decimal | None) -> str | None:
@@ -128,61 +159,8 @@ def current_limits(
     return limits, int(row["version"])
 
 
-def both_limits(
-    conn: Connection, account: str, strategy: str
-) -> tuple[RiskLimits | None, RiskLimits | None]:
-    """The account's set and the strategy's set in force, in one statement."""
-    newest = (
-        select(LIMITS.c.strategy, func.max(LIMITS.c.version).label("version"))
-        .where(LIMITS.c.account == account, LIMITS.c.strategy.in_([ACCOUNT_SET, strategy]))
-        .group_by(LIMITS.c.strategy)
-        .subquery()
-    )
-    rows = conn.execute(
-        select(LIMITS.c.strategy, LIMITS.c.limits).join(
-            newest,
-            and_(
-                LIMITS.c.strategy == newest.c.strategy,
-                LIMITS.c.version == newest.c.version,
-                LIMITS.c.account == account,
-            ),
-        )
-    ).all()
-    found: dict[str, RiskLimits | None] = {}
-    for scope, text in rows:
-        data = parse_json_strict(text)
-        assert isinstance(data, dict)
-        limits = RiskLimits.from_mapping(data)
-        # An emptied strategy set is "no strategy set" (the account's alone apply).
-        found[scope] = None if scope != ACCOUNT_SET and limits.is_empty else limits
-    return found.get(ACCOUNT_SET), found.get(strategy)
-
-
 def strategy_hash(conn: Connection, name: str) -> tuple[str | None, int]:
     row = conn.execute(
         select(STRATEGIES.c.sha256, STRATEGIES.c.version).where(STRATEGIES.c.name == name)
     ).first()
     return (None, 0) if row is None else (str(row[0]), int(row[1]))
-
-
-def order_counts(
-    conn: Connection, account: str, strategy: str, now: datetime, *, exclude: str
-) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Orders claimed in the last minute and day: ((account's), (strategy's)),
-    in one statement (``exclude``: the order being checked)."""
-    minute = RESERVATIONS.c.created_at > now - MINUTE
-    mine = RESERVATIONS.c.strategy == strategy
-    row = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((minute, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((mine, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((and_(mine, minute), 1), else_=0)), 0),
-        ).where(
-            RESERVATIONS.c.account == account,
-            RESERVATIONS.c.created_at > now - DAY,
-            RESERVATIONS.c.action_key != exclude,
-        )
-    ).one()
-    day, in_minute, strategy_day, strategy_minute = (int(v) for v in row)
-    return (in_minute, day), (strategy_minute, strategy_day)

@@ -16,23 +16,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from autopack.domain.providers import Intent
 from autopack.domain.trading.exposure import TradingFacts
-from autopack.domain.trading.orders import MONEY_QUANTUM, QTY_QUANTUM
 from autopack.providers.alpaca.client import AlpacaOrder
 from autopack.providers.alpaca.wire import client_order_id
-from autopack.services.trading.facts import NOT_PLACED
 from autopack.services.trading.records import (
     ACTIONS,
+    NOT_PLACED,
     OPEN,
     RELEASED,
     RESERVATIONS,
     SETTLED,
-    amount_of,
-    amount_text,
+    from_cents,
+    from_nanos,
+    to_cents,
+    to_nanos,
 )
 
 
@@ -53,11 +54,11 @@ def reserve(conn: Connection, row: Mapping[str, Any], trading: TradingFacts, now
             strategy=order.strategy.name,
             symbol=order.symbol,
             client_order_id=coid,
-            qty=amount_text(qty),
-            notional=amount_text(notional),
-            open_qty=amount_text(qty),
-            open_notional=amount_text(notional),
-            filled_qty="0",
+            qty_nanos=to_nanos(qty),
+            notional_cents=to_cents(notional),
+            open_qty_nanos=to_nanos(qty),
+            open_notional_cents=to_cents(notional),
+            filled_qty_nanos=0,
             status=OPEN,
             created_at=now,
         )
@@ -84,8 +85,8 @@ def _close(
         .where(RESERVATIONS.c.action_key == key, RESERVATIONS.c.status == OPEN)
         .values(
             status=status,
-            open_qty="0",
-            open_notional="0",
+            open_qty_nanos=0,
+            open_notional_cents=0,
             settled_at=now,
             settle_reason=reason,
             **values,
@@ -109,37 +110,51 @@ def settle(
         return None  # not sent yet, or the broker does not know it yet: keep it reserved
     filled = order.filled_qty
     if order.is_open:
-        qty = amount_of(reservation["qty"])
-        notional = amount_of(reservation["notional"])
+        qty = from_nanos(reservation["qty_nanos"])
+        notional = from_cents(reservation["notional_cents"])
         if qty is None or qty == 0:
             return None
-        remaining = (abs(qty) - filled).quantize(QTY_QUANTUM) * (1 if qty > 0 else -1)
-        share = remaining / qty
+        remaining = max(Decimal(0), abs(qty) - filled) * (1 if qty > 0 else -1)
         conn.execute(
             update(RESERVATIONS)
             .where(RESERVATIONS.c.action_key == key, RESERVATIONS.c.status == OPEN)
             .values(
-                open_qty=amount_text(remaining),
-                open_notional=amount_text(
-                    None if notional is None else (notional * share).quantize(MONEY_QUANTUM)
+                open_qty_nanos=to_nanos(remaining),
+                open_notional_cents=to_cents(
+                    None if notional is None else notional * remaining / qty
                 ),
-                filled_qty=amount_text(filled),
+                filled_qty_nanos=to_nanos(filled),
             )
         )
         return None
     reason = f"{order.status} at the broker; filled {format(filled, 'f')}"
-    _close(conn, key, SETTLED, reason, now, filled_qty=amount_text(filled))
+    _close(conn, key, SETTLED, reason, now, filled_qty_nanos=to_nanos(filled))
     return SETTLED
 
 
 def open_totals(conn: Connection, account: str) -> dict[str, dict[str, Decimal | None]]:
-    """Per symbol: the signed open quantity and notional still reserved."""
-    totals: dict[str, dict[str, Decimal | None]] = {}
-    for r in open_reservations(conn, account):
-        if r["action_status"] in NOT_PLACED:
-            continue
-        entry = totals.setdefault(r["symbol"], {"qty": Decimal(0), "notional": Decimal(0)})
-        for field, column in (("qty", "open_qty"), ("notional", "open_notional")):
-            value, part = entry[field], amount_of(r[column])
-            entry[field] = None if value is None or part is None else value + part
-    return totals
+    """Per symbol: the signed open quantity and notional still reserved (None
+    when one of them is unknown: an order with no price known)."""
+    rows = conn.execute(
+        select(
+            RESERVATIONS.c.symbol,
+            func.sum(RESERVATIONS.c.open_qty_nanos),
+            func.sum(RESERVATIONS.c.open_notional_cents),
+            func.count() - func.count(RESERVATIONS.c.open_qty_nanos),
+            func.count() - func.count(RESERVATIONS.c.open_notional_cents),
+        )
+        .join(ACTIONS, ACTIONS.c.idempotency_key == RESERVATIONS.c.action_key)
+        .where(
+            RESERVATIONS.c.account == account,
+            RESERVATIONS.c.status == OPEN,
+            ACTIONS.c.status.not_in(sorted(NOT_PLACED)),
+        )
+        .group_by(RESERVATIONS.c.symbol)
+    ).all()
+    return {
+        symbol: {
+            "qty": None if unknown_qty else from_nanos(int(qty or 0)),
+            "notional": None if unknown_notional else from_cents(int(notional or 0)),
+        }
+        for symbol, qty, notional, unknown_qty, unknown_notional in rows
+    }

@@ -1,6 +1,7 @@
-"""Position gate: after this order, the symbol's position plus every open
-reservation stays within the quantity and notional limits (absolute values:
-long and short alike). Holds: headroom returns when orders settle."""
+"""Position gate: whatever open orders of the symbol fill (every one on one
+side, none on the other: any of them may be cancelled), the position stays
+within the quantity and notional limits, long and short alike. Holds: headroom
+returns when orders settle."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Final
 from autopack.domain.error_codes import ErrorCode
 from autopack.domain.gates import GateFacts, GateResult, allow, hold
 from autopack.domain.gates.trading import amount, price_unknown
-from autopack.domain.trading.exposure import add
 
 NAME: Final = "position_limit"
 
@@ -24,8 +24,8 @@ class PositionGate:
         order = trading.order
         exposure = trading.exposure
         qty, notional = order.amounts(exposure.last_price)
-        after_qty = add(exposure.position_qty, exposure.reserved_qty, qty)
-        after_value = add(exposure.position_value, exposure.reserved_notional, notional)
+        after_qty = exposure.worst_qty(qty)
+        after_value = exposure.worst_value(notional)
         for scope in trading.scopes:
             checks = (
                 ("max_position_qty", scope.limits.max_position_qty, after_qty, "quantity"),
@@ -45,7 +45,7 @@ class PositionGate:
                     return hold(
                         NAME,
                         ErrorCode.TRADING_POSITION_LIMIT,
-                        f"{order.symbol} position {what} would be {amount(abs(after))} "
+                        f"{order.symbol} position {what} could reach {amount(abs(after))} "
                         f"(position, open orders and this one), above the {field} "
                         f"{amount(limit)} of {scope.label} by {amount(abs(after) - limit)}",
                     )

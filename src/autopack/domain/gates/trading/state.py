@@ -1,5 +1,6 @@
 """Trading-state gate: HALTED refuses every order; REDUCING refuses an order
-that does not reduce the symbol's exposure (position plus open reservations)."""
+that does not reduce the symbol's position towards zero (counting the open
+orders on its side, so it never crosses zero even if they all fill)."""
 
 from __future__ import annotations
 
@@ -37,15 +38,19 @@ class TradingStateGate:
         qty, _ = order.amounts(exposure.last_price)
         if qty is None:
             return price_unknown(NAME, order.symbol, "REDUCING state")
-        held = add(exposure.position_qty, exposure.reserved_qty)
-        if held is None:
-            return price_unknown(NAME, order.symbol, "REDUCING state")
-        reduces = held != 0 and (qty > 0) != (held > 0) and abs(qty) <= abs(held)
+        held = exposure.position_qty
+        # Reduces even if every open order on its side fills: never past zero.
+        if qty < 0:
+            after = add(held, exposure.reserved_sell_qty, qty)
+            reduces = held > 0 and after is not None and after >= 0
+        else:
+            after = add(held, exposure.reserved_buy_qty, qty)
+            reduces = held < 0 and after is not None and after <= 0
         if reduces:
             return allow(NAME)
         return refuse(
             NAME,
             ErrorCode.TRADING_REDUCING,
             f"trading on {account} is REDUCING{why}: a {order.side} of {amount(abs(qty))} "
-            f"{order.symbol} does not reduce the exposure of {amount(held)}",
+            f"{order.symbol} does not reduce the position of {amount(held)} towards zero",
         )
