@@ -182,6 +182,15 @@ def test_limits_order_status_kill_flatten_and_resume(
         "trading", "limits", "set", "--account", "main", "--max-order-notional", "4000"
     )
     assert "applied at once (tightening), version 2" in tightened.stdout
+    # A strategy's own set only narrows the account's: applied at once too.
+    narrowed = cli.run(
+        *("trading", "limits", "set", "--account", "main", "--strategy", "momentum"),
+        "--max-position-qty=8",
+    )
+    assert "limits of strategy momentum on account main applied at once" in narrowed.stdout
+    assert "strategy momentum limits on main, version 1:" in (
+        cli.run("trading", "limits", "show", "--account", "main").stdout
+    )
 
     order_through_the_ledger(cli, tmp_path, "cli-buy-1", strategy, qty="3", limit_price="100")
     # The worker's trading duty already read the broker; a sync now finds the fill.
@@ -290,11 +299,26 @@ def test_a_kill_the_broker_did_not_take_fails_loudly(
     assert cli.json("trading", "status", "--account", "main")["accounts"][0]["state"] == "halted"
 
 
-def test_an_approval_on_moved_ground_is_voided_with_exit_1(
+def test_promotion_by_two_then_voided_by_loosening_and_a_voided_approval_exits_1(
     workspace: Path, database_url: str, tmp_path: Path, fakes: FakesProcess
 ) -> None:
     cli = Cli(workspace, database_url, fakes.url)
     ready(cli, tmp_path, max_order_notional="1000")
+    promotion = cli.json(
+        *("trading", "promote", "--account", "main", "--strategy", "momentum", "--days", "3"),
+        *("--as", "olivia"),
+    )["request"]
+    assert promotion["required_approvals"] == 2
+    approve = ("trading", "approve", str(promotion["id"]), "--hash", promotion["payload_hash"])
+    once = cli.run(*approve, "--as", "oscar")
+    assert f"request {promotion['id']} (promote) still pending: 1 of 2 approvals" in once.stdout
+    again = cli.run(*approve, "--as", "oscar", expect=2)
+    assert "already approved" in again.stderr
+    assert "(promote) applied" in cli.run(*approve, "--as", "otto").stdout
+    (promoted,) = cli.json("trading", "status", "--account", "main")["accounts"][0]["promotions"]
+    assert promoted["strategy"] == "momentum"
+    assert "promotion " in cli.run("trading", "status").stdout
+
     first = cli.json(
         "trading", "limits", "set", "--account", "main", "--max-order-notional", "2000"
     )["request"]
@@ -311,8 +335,18 @@ def test_an_approval_on_moved_ground_is_voided_with_exit_1(
     assert f"request {second['request']['id']} was voided" in done.stderr
     (status,) = cli.json("trading", "status", "--account", "main")["accounts"]
     assert status["limits"]["account"]["limits"]["max_order_notional"] == "2000"
-    rejected = cli.json("trading", "requests", "--all")["requests"]
-    assert [r["status"] for r in rejected] == ["applied", "applied", "voided"]
+    # The loosening voided the promotion: live must be promoted again.
+    assert status["promotions"] == []
+    decided = cli.json("trading", "requests", "--all")["requests"]
+    assert [r["status"] for r in decided] == ["applied", "applied", "applied", "voided"]
+    third = cli.json(
+        "trading", "limits", "set", "--account", "main", "--max-order-notional", "3000"
+    )["request"]
+    rejected = cli.run(
+        *("trading", "reject", str(third["id"]), "--reason", "too loose", "--as", "oscar")
+    )
+    assert f"request {third['id']} (limits) rejected" in rejected.stdout
+    assert "rejected by oscar: too loose" in cli.run("trading", "requests", "--all").stdout
 
 
 # -- bad input: exit 2, never a traceback ------------------------------------------------

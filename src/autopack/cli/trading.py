@@ -66,7 +66,8 @@ def _bad_limits(message: str) -> InvalidInputError:
 
 
 def _field_option(name: str) -> Any:
-    return typer.Option(f"--{name.replace('_', '-')}", help=DESCRIPTIONS[name] + ".")
+    text = DESCRIPTIONS[name]
+    return typer.Option(f"--{name.replace('_', '-')}", help=text[0].upper() + text[1:] + ".")
 
 
 # -- text rendering ---------------------------------------------------------------------
