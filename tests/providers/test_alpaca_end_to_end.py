@@ -1,7 +1,9 @@
 """Alpaca end to end, every step through the command line as separate processes:
-store a paper key pair, propose an order, approve it, a real ``autopack worker``
-dispatches it to the Alpaca fake, and ``actions show`` holds the broker's order
-id. A live-environment order is refused before sending (paper by default)."""
+register the strategy from its file and set the account's risk limits (a second
+person approves them), store a paper key pair, propose an order, approve it, a
+real ``autopack worker`` dispatches it to the Alpaca fake, and ``actions show``
+holds the broker's order id. A live-environment order is refused before sending
+(paper by default)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autopack.services.runtime import build_runtime
-from conftest import make_settings
 from fakes_support import running_fakes
-from trading_support import ready_trading
+from trading_support import STRATEGY, STRATEGY_CODE, STRATEGY_HASH
 
 KEY_ID = "PKENDTOENDPAPERKEY01"
 SECRET = "e2eSecretKey" + "Q7x" * 10
@@ -54,11 +54,28 @@ def test_an_order_goes_through_the_worker_to_the_fake(
     with running_fakes(tmp_path, "alpaca") as fakes:
         env = cli_env(workspace, database_url, fakes.url)
         fakes.control("POST", "/alpaca/prices", {"prices": {"AAPL": "120"}})
-        rt = build_runtime(make_settings(workspace, database_url))
-        try:
-            strategy = ready_trading(rt, key=None)
-        finally:
-            rt.close()
+        code = tmp_path / "strategy.py"
+        code.write_bytes(STRATEGY_CODE)
+        registered = autopack(
+            env,
+            workspace,
+            *("trading", "strategy", "register", STRATEGY, "--file", str(code)),
+            *("--as", "olivia", "--json"),
+        )
+        strategy = {"name": STRATEGY, "sha256": registered["strategy"]["sha256"]}
+        assert strategy["sha256"] == STRATEGY_HASH
+        limits = autopack(
+            env,
+            workspace,
+            *("trading", "limits", "set", "--account", "main", "--max-orders-per-day", "1000"),
+            *("--as", "olivia", "--json"),
+        )["request"]
+        autopack(
+            env,
+            workspace,
+            *("trading", "approve", str(limits["id"]), "--hash", limits["payload_hash"]),
+            *("--as", "oscar"),
+        )
         autopack(
             env,
             workspace,

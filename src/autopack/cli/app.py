@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "notify": "autopack.cli.notify:app",
     "handoff": "autopack.cli.handoff:app",
     "memory": "autopack.cli.memory:app",
+    "trading": "autopack.cli.trading:app",
 }
 
 

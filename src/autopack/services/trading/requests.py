@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from autopack.domain.canonical import canonical_hash, canonical_json, format_utc, parse_json_strict
 from autopack.domain.error_codes import ErrorCode
-from autopack.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from autopack.domain.errors import ConflictError, NotFoundError
 from autopack.domain.principals import Actor
 from autopack.domain.trading.limits import RiskLimits
 from autopack.domain.trading.states import TradingState
@@ -148,7 +148,8 @@ def create(
 
 def check_id(request_id: int) -> None:
     if not 1 <= request_id <= MAX_REQUEST_ID:
-        raise InvalidInputError(
+        # Not found (404 / exit 2): the code's category must match the error class.
+        raise NotFoundError(
             f"a trading request id is between 1 and {MAX_REQUEST_ID}",
             code=ErrorCode.TRADING_REQUEST_NOT_FOUND,
         )
