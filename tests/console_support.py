@@ -150,3 +150,24 @@ def console_stack(
         yield stack
     finally:
         stack.stop()
+
+
+def png_image(
+    width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (11, 79, 156)
+) -> bytes:
+    """A valid PNG (one colour) that a browser decodes: media previews show it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )

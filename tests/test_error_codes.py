@@ -212,6 +212,9 @@ PINNED = {
     "path_escapes_run": "invalid_input",
     "invalid_query": "invalid_input",
     "memory_unavailable": "unavailable",
+    "media_not_in_packet": "not_found",
+    "media_changed": "conflict",
+    "media_not_previewable": "invalid_input",
 }
 
 # Today's mapping of each category, pinned: (HTTP status or None, CLI exit code).

@@ -245,12 +245,26 @@ class ActionBody(_Body):
     event_count: int
 
 
+class RenderedStepBody(_Body):
+    purpose: str
+    method: str
+    url: str = Field(description="May hold a {name} an earlier step's answer fills in.")
+    headers: dict[str, str]
+    body: Any
+    encoding: str
+
+
 class RenderedRequestBody(_Body):
     method: str
     url: str
     headers: dict[str, str]
     body: Any
     provider_idempotency_key: str | None
+    encoding: str = Field(default="json", description="How the body goes on the wire.")
+    steps: list[RenderedStepBody] = Field(
+        default_factory=list,
+        description="The requests that follow the first one (a multi-request action), in order.",
+    )
 
 
 class ProposalBody(_Body):
@@ -346,6 +360,11 @@ class ActionDetail(_Body):
     render: RenderedRequestBody | None = Field(
         description="The dry-run request re-rendered from the stored payload, minus "
         "secrets; null when the provider has no adapter now."
+    )
+    packet_id: str | None = Field(
+        default=None,
+        description="The id of the publish packet the payload is (its media are served "
+        "by GET /api/packets/{packet_id}/media/{name}); null for any other payload.",
     )
 
 

@@ -253,6 +253,10 @@ class ErrorCode(enum.StrEnum):
     PATH_ESCAPES_RUN = "path_escapes_run"
     INVALID_QUERY = "invalid_query"
     MEMORY_UNAVAILABLE = "memory_unavailable"
+    # Packet media previews (the console).
+    MEDIA_NOT_IN_PACKET = "media_not_in_packet"
+    MEDIA_CHANGED = "media_changed"
+    MEDIA_NOT_PREVIEWABLE = "media_not_previewable"
 
     @property
     def category(self) -> ErrorCategory:
@@ -503,6 +507,13 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         _E.PATH_ESCAPES_RUN: CodeEntry(_BAD, "a handoff path leads out of the run's handoff/"),
         _E.INVALID_QUERY: CodeEntry(_BAD, "a memory search text without a searchable word"),
         _E.MEMORY_UNAVAILABLE: CodeEntry(_DOWN, "the run-memory index cannot be used now"),
+        _E.MEDIA_NOT_IN_PACKET: CodeEntry(_MISSING, "the packet has no media file of that name"),
+        _E.MEDIA_CHANGED: CodeEntry(
+            _CONFLICT, "a media file's bytes no longer match the packet's SHA-256"
+        ),
+        _E.MEDIA_NOT_PREVIEWABLE: CodeEntry(
+            _BAD, "a media file of a type or size the console does not preview"
+        ),
     }
 )
 
