@@ -158,9 +158,14 @@ def test_the_action_detail_names_the_packet_of_a_packet_payload(
             "payload_json": json.dumps(video.document),
         },
     )
+    # A multi-request render (the upload session, then the bytes) is answered whole.
     assert proposed.status_code == 201, proposed.text
+    steps = proposed.json()["render"]["steps"]
+    assert [s["method"] for s in steps] == ["PUT"]
+    assert steps[0]["body"]["sha256"] == hashlib.sha256(MP4).hexdigest()
     detail = client.get("/api/actions/clip-1", headers=KEY).json()
     assert detail["packet_id"] == video.packet_id
+    assert detail["render"]["steps"] == steps
     plain = client.post(
         "/api/actions",
         headers=KEY,
@@ -173,4 +178,6 @@ def test_the_action_detail_names_the_packet_of_a_packet_payload(
         },
     )
     assert plain.status_code == 201, plain.text
-    assert client.get("/api/actions/plain-1", headers=KEY).json()["packet_id"] is None
+    plain_detail = client.get("/api/actions/plain-1", headers=KEY).json()
+    assert plain_detail["packet_id"] is None
+    assert (plain_detail["render"]["steps"], plain_detail["render"]["encoding"]) == ([], "json")

@@ -641,3 +641,45 @@ class MemoryHit(_Body):
 
 class MemoryHits(_Body):
     hits: list[MemoryHit]
+
+
+# -- notifications ------------------------------------------------------------------
+
+
+class WebhookSummary(_Body):
+    configured: bool
+    origin: str | None = Field(description="scheme://host[:port] only: never the path.")
+    format: Literal["json", "slack"]
+
+
+class NotificationCounts(_Body):
+    pending: int
+    delivered: int
+    dead: int
+
+
+class NotificationFailure(_Body):
+    id: str
+    at: str
+    error_class: Literal["rejected", "unreachable", "no_answer"] | None
+    status_code: int | None
+
+
+class DeadNotification(_Body):
+    id: str
+    kind: str
+    subject: str
+    attempts: int
+    created_at: str
+    error_class: Literal["rejected", "unreachable", "no_answer"] | None
+    status_code: int | None
+
+
+class NotificationStatus(_Body):
+    webhook: WebhookSummary
+    counts: NotificationCounts
+    in_flight: int
+    retrying: int
+    last_delivered_at: str | None
+    last_failure: NotificationFailure | None
+    dead: list[DeadNotification]

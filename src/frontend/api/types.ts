@@ -250,3 +250,13 @@ export interface Brief {
   markdown_path: string;
   brief: Record<string, unknown>;
 }
+
+export interface NotificationStatus {
+  webhook: { configured: boolean; origin: string | null; format: string };
+  counts: { pending: number; delivered: number; dead: number };
+  in_flight: number;
+  retrying: number;
+  last_delivered_at: string | null;
+  last_failure: { id: string; at: string; error_class: string | null; status_code: number | null } | null;
+  dead: { id: string; kind: string; subject: string; attempts: number; created_at: string; error_class: string | null; status_code: number | null }[];
+}
