@@ -70,6 +70,8 @@ describe("Policy", () => {
     expect(await screen.findByText("Acknowledged 1 page of youtube as alice.")).toBeInTheDocument();
     expect(calls.find((c) => c.method === "POST")?.body).toEqual({ from_hash: A, to_hash: B });
     expect(await screen.findByRole("heading", { name: /youtube · current/ })).toBeInTheDocument();
+    // What needs a person comes first: now etsy's missing snapshots.
+    expect(screen.getAllByRole("heading", { level: 3 }).map((h) => h.textContent)).toEqual(["etsy · missing", "youtube · current"]);
   });
 
   it("shows the API's message when acknowledging fails, and no button without decide", async () => {

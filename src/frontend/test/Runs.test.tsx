@@ -53,6 +53,8 @@ describe("Runs", () => {
     expect(context).toHaveTextContent("No public upload before review");
     expect(context).toHaveTextContent("Which thumbnail?");
     expect(context).toHaveTextContent("c".repeat(64));
+    // The server's directory is not the operator's business (nor shown).
+    expect(screen.queryByText("runs/demo/r")).toBeNull();
     expect(screen.getByRole("list", { name: "Briefs" })).toHaveTextContent("handoff/briefs/b1.json");
     expect(screen.getByRole("list", { name: "Accepted outputs" })).toHaveTextContent("Two titles compared");
     expect(screen.getByText(/1 proposed action/)).toBeInTheDocument();

@@ -7,6 +7,8 @@ import { Empty, ErrorView, Loading } from "../components/States";
 import { UnifiedDiff } from "../components/UnifiedDiff";
 import { short, when } from "../components/format";
 
+const ATTENTION: Record<string, number> = { unacknowledged: 0, missing: 1, stale: 2, no_pages: 3, current: 4 };
+
 function age(seconds: number | null): string {
   if (seconds === null) return "—";
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
@@ -178,7 +180,10 @@ export function Policy(): JSX.Element {
   const [notice, setNotice] = useState<string | null>(null);
   if (polled.loading) return <Loading what="the policy monitor" />;
   if (polled.error && !polled.data) return <ErrorView error={polled.error} />;
-  const providers = polled.data?.providers ?? [];
+  // What needs a person first: a change to read, then missing or stale snapshots.
+  const providers = [...(polled.data?.providers ?? [])].sort(
+    (a, b) => (ATTENTION[a.standing] ?? 9) - (ATTENTION[b.standing] ?? 9) || a.provider.localeCompare(b.provider),
+  );
   const acknowledged = (answer: PolicyAck): void => {
     const pages = answer.acknowledged.length;
     setNotice(`Acknowledged ${pages} page${pages === 1 ? "" : "s"} of ${answer.provider} as ${answer.acknowledged[0]?.by ?? "you"}.`);

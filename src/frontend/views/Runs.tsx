@@ -148,10 +148,6 @@ function HandoffPanel({ run }: { run: Run }): JSX.Element {
         <dd>{run.family}</dd>
         <dt>Created</dt>
         <dd>{when(run.created_at)}</dd>
-        <dt>Directory</dt>
-        <dd>
-          <code>{run.directory}</code>
-        </dd>
       </dl>
       {notice ? (
         <p className="notice" role="status">
