@@ -126,9 +126,15 @@ class Stack:
 
 @contextmanager
 def console_stack(
-    directory: Path, database_url: str, sandbox_url: str, *, worker: bool = True
+    directory: Path,
+    database_url: str,
+    sandbox_url: str,
+    *,
+    worker: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """`autopack serve` (with the console) and `autopack worker` on ``database_url``."""
+    """`autopack serve` (with the console) and `autopack worker` on ``database_url``
+    (``extra_env``: more settings for both, e.g. a notification webhook)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPACK_")}
     env.update(
@@ -139,6 +145,7 @@ def console_stack(
         AUTOPACK_CONSOLE_DIR=str(CONSOLE_DIR),
         AUTOPACK_PORT=str(port),
     )
+    env.update(extra_env or {})
     stack = Stack(directory, env)
     stack.cli("db", "upgrade")
     try:
@@ -150,3 +157,24 @@ def console_stack(
         yield stack
     finally:
         stack.stop()
+
+
+def png_image(
+    width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (11, 79, 156)
+) -> bytes:
+    """A valid PNG (one colour) that a browser decodes: media previews show it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )

@@ -238,6 +238,9 @@ PINNED = {
     "trading_request_decided": "conflict",
     "trading_request_hash": "conflict",
     "trading_no_change": "conflict",
+    "media_not_in_packet": "not_found",
+    "media_changed": "conflict",
+    "media_not_previewable": "invalid_input",
 }
 
 # Today's mapping of each category, pinned: (HTTP status or None, CLI exit code).

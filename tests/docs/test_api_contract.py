@@ -24,10 +24,13 @@ from autopack.governance.contracts import (
     documented_endpoints,
     documented_error_codes,
 )
+from autopack.services.packet_media import PREVIEW_TYPES
 from autopack.services.runtime import build_runtime
 from autopack.settings import Settings
 
 CONTRACT = "docs/CANONICAL_API_CONTRACT.md"
+# Routes whose 200 answer is bytes (a packet's media), not a JSON body.
+BINARY_ROUTES = {("get", "/api/packets/{packet_id}/media/{name}")}
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +167,12 @@ def test_every_route_has_a_response_model(app: FastAPI) -> None:
                 continue  # a HEAD answer has no body by definition
             success = [s for s in operation["responses"] if s.startswith("2")]
             for status in success:
-                schema = operation["responses"][status]["content"]["application/json"]["schema"]
+                content = operation["responses"][status]["content"]
+                if (method, path) in BINARY_ROUTES:
+                    # Media bytes: exactly the fixed preview types, never JSON.
+                    assert set(content) == PREVIEW_TYPES, (method, path)
+                    continue
+                schema = content["application/json"]["schema"]
                 assert schema.get("$ref", "").startswith("#/components/schemas/"), (method, path)
 
 

@@ -16,6 +16,7 @@ from autopack.api import (
     routes_halts,
     routes_handoff,
     routes_health,
+    routes_notifications,
     routes_packets,
     routes_policy,
     routes_principals,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_session.router)
     app.add_middleware(ETagMiddleware)
     app.include_router(routes_handoff.router)
+    app.include_router(routes_notifications.router)
     app.add_middleware(
         ApiKeyMiddleware,
         bootstrap_key=api_key,

@@ -245,12 +245,26 @@ class ActionBody(_Body):
     event_count: int
 
 
+class RenderedStepBody(_Body):
+    purpose: str
+    method: str
+    url: str = Field(description="May hold a {name} an earlier step's answer fills in.")
+    headers: dict[str, str]
+    body: Any
+    encoding: str
+
+
 class RenderedRequestBody(_Body):
     method: str
     url: str
     headers: dict[str, str]
     body: Any
     provider_idempotency_key: str | None
+    encoding: str = Field(default="json", description="How the body goes on the wire.")
+    steps: list[RenderedStepBody] = Field(
+        default_factory=list,
+        description="The requests that follow the first one (a multi-request action), in order.",
+    )
 
 
 class ProposalBody(_Body):
@@ -346,6 +360,11 @@ class ActionDetail(_Body):
     render: RenderedRequestBody | None = Field(
         description="The dry-run request re-rendered from the stored payload, minus "
         "secrets; null when the provider has no adapter now."
+    )
+    packet_id: str | None = Field(
+        default=None,
+        description="The id of the publish packet the payload is (its media are served "
+        "by GET /api/packets/{packet_id}/media/{name}); null for any other payload.",
     )
 
 
@@ -625,3 +644,45 @@ class MemoryHit(_Body):
 
 class MemoryHits(_Body):
     hits: list[MemoryHit]
+
+
+# -- notifications ------------------------------------------------------------------
+
+
+class WebhookSummary(_Body):
+    configured: bool
+    origin: str | None = Field(description="scheme://host[:port] only: never the path.")
+    format: Literal["json", "slack"]
+
+
+class NotificationCounts(_Body):
+    pending: int
+    delivered: int
+    dead: int
+
+
+class NotificationFailure(_Body):
+    id: str
+    at: str
+    error_class: Literal["rejected", "unreachable", "no_answer"] | None
+    status_code: int | None
+
+
+class DeadNotification(_Body):
+    id: str
+    kind: str
+    subject: str
+    attempts: int
+    created_at: str
+    error_class: Literal["rejected", "unreachable", "no_answer"] | None
+    status_code: int | None
+
+
+class NotificationStatus(_Body):
+    webhook: WebhookSummary
+    counts: NotificationCounts
+    in_flight: int
+    retrying: int
+    last_delivered_at: str | None
+    last_failure: NotificationFailure | None
+    dead: list[DeadNotification]

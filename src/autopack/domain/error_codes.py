@@ -253,6 +253,10 @@ class ErrorCode(enum.StrEnum):
     PATH_ESCAPES_RUN = "path_escapes_run"
     INVALID_QUERY = "invalid_query"
     MEMORY_UNAVAILABLE = "memory_unavailable"
+    # Packet media previews (the console).
+    MEDIA_NOT_IN_PACKET = "media_not_in_packet"
+    MEDIA_CHANGED = "media_changed"
+    MEDIA_NOT_PREVIEWABLE = "media_not_previewable"
 
     # Trading: the trading gates' holds and refusals, strategies, limits, requests.
     TRADING_HALTED = "trading_halted"
@@ -601,6 +605,13 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
             _CONFLICT, "the approval names another hash than the request's"
         ),
         _E.TRADING_NO_CHANGE: CodeEntry(_CONFLICT, "the asked change is what is already in force"),
+        _E.MEDIA_NOT_IN_PACKET: CodeEntry(_MISSING, "the packet has no media file of that name"),
+        _E.MEDIA_CHANGED: CodeEntry(
+            _CONFLICT, "a media file's bytes no longer match the packet's SHA-256"
+        ),
+        _E.MEDIA_NOT_PREVIEWABLE: CodeEntry(
+            _BAD, "a media file of a type or size the console does not preview"
+        ),
     }
 )
 

@@ -100,12 +100,31 @@ export interface GateAnswer {
   message: string;
 }
 
+export interface RenderStep {
+  purpose: string;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+  encoding: string;
+}
+
 export interface Render {
   method: string;
   url: string;
   headers: Record<string, string>;
   body: unknown;
   provider_idempotency_key: string | null;
+  encoding?: string;
+  steps?: RenderStep[];
+}
+
+export interface PacketMedia {
+  name: string;
+  path: string;
+  size: number;
+  sha256: string;
+  content_type: string;
 }
 
 export interface ActionDetail {
@@ -115,6 +134,7 @@ export interface ActionDetail {
   waiting_reason: string | null;
   gates: GateAnswer[];
   render: Render | null;
+  packet_id?: string | null; // set when the payload is a publish packet
 }
 
 export interface Halt {
@@ -155,3 +175,88 @@ export const ACTION_STATUSES = [
   "needs_attention",
   "cancelled",
 ] as const;
+
+export interface PolicyPage {
+  provider: string;
+  url: string;
+  added_by: string;
+  added_at: string;
+  current_hash: string | null;
+  acknowledged_hash: string | null;
+  normaliser_version: string | null;
+  verified_at: string | null;
+  last_attempt_at: string | null;
+  last_error: string | null;
+  standing: string; // current | stale | missing | unacknowledged
+  age_seconds: number | null;
+}
+
+export interface ProviderPolicy {
+  provider: string;
+  standing: string; // the worst of its pages, or no_pages
+  freshness_days: number;
+  pages: PolicyPage[];
+}
+
+export interface PolicyChange {
+  url: string;
+  from_hash: string | null;
+  to_hash: string;
+  diff: string;
+  ack_command: string;
+}
+
+export interface PolicyDiff {
+  provider: string;
+  changes: PolicyChange[];
+}
+
+export interface PolicyAck {
+  provider: string;
+  acknowledged: { url: string; from_hash: string; to_hash: string; by: string; at: string }[];
+}
+
+export interface PolicyStatusList {
+  providers: ProviderPolicy[];
+}
+
+export interface Run {
+  run_id: string;
+  project: string;
+  family: string;
+  created_at: string;
+  directory: string;
+}
+
+export interface HandoffOutput {
+  brief_id: string;
+  path: string;
+  summary: string;
+  proposed_actions: Record<string, unknown>[];
+}
+
+export interface Handoff {
+  run: { project: string; family: string; run_id: string; created_at: string };
+  context: Record<string, unknown> | null;
+  briefs: string[];
+  outputs: HandoffOutput[];
+  rejected: string[];
+}
+
+export interface Brief {
+  id: string;
+  sha256: string;
+  json_path: string;
+  markdown_path: string;
+  brief: Record<string, unknown>;
+}
+
+export interface NotificationStatus {
+  webhook: { configured: boolean; origin: string | null; format: string };
+  counts: { pending: number; delivered: number; dead: number };
+  in_flight: number;
+  retrying: number;
+  last_delivered_at: string | null;
+  last_failure: { id: string; at: string; error_class: string | null; status_code: number | null } | null;
+  dead: { id: string; kind: string; subject: string; attempts: number; created_at: string; error_class: string | null; status_code: number | null }[];
+}

@@ -4,6 +4,8 @@ import { actionsModule } from "../views/Actions";
 import { credentialsModule } from "../views/Credentials";
 import { haltsModule } from "../views/Halts";
 import { inboxModule } from "../views/Inbox";
+import { policyModule } from "../views/Policy";
+import { runsModule } from "../views/Runs";
 
 // One view of the console. A new capability (policy, trading, runs and handoff)
 // adds one module file under views/ and one line below; the shell, navigation
@@ -17,4 +19,4 @@ export interface ConsoleModule {
   View: ComponentType;
 }
 
-export const MODULES: readonly ConsoleModule[] = [inboxModule, actionsModule, haltsModule, credentialsModule];
+export const MODULES: readonly ConsoleModule[] = [inboxModule, actionsModule, haltsModule, credentialsModule, policyModule, runsModule];

@@ -3,6 +3,7 @@ import { ApiError, send } from "../api/client";
 import type { Halt } from "../api/types";
 import { can, useSession } from "../app/session";
 import { usePoll } from "../app/usePoll";
+import { NotificationsPanel } from "../components/NotificationsPanel";
 import { Empty, ErrorView, Loading } from "../components/States";
 import { when } from "../components/format";
 
@@ -132,6 +133,7 @@ export function Halts(): JSX.Element {
           </tbody>
         </table>
       )}
+      <NotificationsPanel />
     </section>
   );
 }

@@ -4,6 +4,7 @@ import type { Action, ActionDetail, Approval, ApprovalDetail } from "../api/type
 import { can, useSession } from "../app/session";
 import { usePoll } from "../app/usePoll";
 import { Diff } from "../components/Diff";
+import { MediaList, mediaOf } from "../components/MediaPreview";
 import { Empty, ErrorView, Loading } from "../components/States";
 import { pretty, short, sortedPretty, when } from "../components/format";
 
@@ -47,6 +48,21 @@ function RenderView({ detail }: { detail: ActionDetail }): JSX.Element {
       </table>
       <h5>Body</h5>
       <pre className="json">{pretty(render.body)}</pre>
+      {render.steps?.length ? (
+        <>
+          <h5>Then, in order</h5>
+          <ol className="steps" aria-label="Following requests">
+            {render.steps.map((step, index) => (
+              <li key={index}>
+                <p>
+                  {step.purpose}: <strong>{step.method}</strong> <code className="url">{step.url}</code>
+                </p>
+                <pre className="json">{pretty(step.body)}</pre>
+              </li>
+            ))}
+          </ol>
+        </>
+      ) : null}
       {render.provider_idempotency_key ? (
         <p>
           Provider idempotency key: <code>{render.provider_idempotency_key}</code>
@@ -162,6 +178,7 @@ function ApprovalPanel({ approval, onDecided }: { approval: Approval; onDecided:
               Account <code>{d.action.account}</code>, payload hash <code className="hash">{d.action.payload_hash}</code>
             </p>
             <RenderView detail={d} />
+            {d.packet_id ? <MediaList packetId={d.packet_id} media={mediaOf(d.action.payload)} /> : null}
             <h4>Payload</h4>
             <pre className="json">{pretty(d.action.payload)}</pre>
             {previous ? (

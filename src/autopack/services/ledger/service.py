@@ -12,6 +12,7 @@ from typing import Any
 
 from autopack.domain.errors import AutopackError
 from autopack.domain.layout import RunRef
+from autopack.domain.packets import is_packet, packet_id
 from autopack.domain.principals import Actor
 from autopack.domain.providers import Intent
 from autopack.domain.redaction import Redactor
@@ -112,6 +113,11 @@ class LedgerService:
             detail["render"] = None
         else:
             detail["render"] = rendered.to_dict()
+        payload = action["payload"]
+        # A packet payload is the packet itself: its id names its media for a preview.
+        detail["packet_id"] = (
+            packet_id(payload) if isinstance(payload, dict) and is_packet(payload) else None
+        )
         return detail
 
     def cancel(
