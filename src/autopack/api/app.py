@@ -21,6 +21,7 @@ from autopack.api import (
     routes_principals,
     routes_runs,
     routes_session,
+    routes_trading,
 )
 from autopack.api.body_limit import BodyLimitMiddleware
 from autopack.api.console import ConsoleMiddleware
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(routes_session.router)
     app.add_middleware(ETagMiddleware)
     app.include_router(routes_handoff.router)
+    app.include_router(routes_trading.router)
     app.add_middleware(
         ApiKeyMiddleware,
         bootstrap_key=api_key,
