@@ -126,9 +126,15 @@ class Stack:
 
 @contextmanager
 def console_stack(
-    directory: Path, database_url: str, sandbox_url: str, *, worker: bool = True
+    directory: Path,
+    database_url: str,
+    sandbox_url: str,
+    *,
+    worker: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """`autopack serve` (with the console) and `autopack worker` on ``database_url``."""
+    """`autopack serve` (with the console) and `autopack worker` on ``database_url``
+    (``extra_env``: more settings, such as the Alpaca fake's URLs)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPACK_")}
     env.update(
@@ -139,6 +145,7 @@ def console_stack(
         AUTOPACK_CONSOLE_DIR=str(CONSOLE_DIR),
         AUTOPACK_PORT=str(port),
     )
+    env.update(extra_env or {})
     stack = Stack(directory, env)
     stack.cli("db", "upgrade")
     try:

@@ -238,6 +238,7 @@ PINNED = {
     "trading_request_decided": "conflict",
     "trading_request_hash": "conflict",
     "trading_no_change": "conflict",
+    "invalid_trading_hash": "invalid_input",
 }
 
 # Today's mapping of each category, pinned: (HTTP status or None, CLI exit code).

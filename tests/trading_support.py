@@ -13,8 +13,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
+from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
+from autopack.services.executor import Executor
+from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.trading.service import TradingService
 
 STRATEGY = "momentum"
@@ -85,3 +90,32 @@ def ready_trading(
                 environment="live" if key.startswith("AK") else "paper",
             )
     return {"name": strategy, "sha256": sha256}
+
+
+def send_order(rt: Runtime, key: str, payload: dict[str, Any], account: str = "main") -> None:
+    """Propose, approve (as alice) and send one order now; it must succeed."""
+    record = (
+        LedgerService(rt)
+        .propose(
+            IntentRequest(
+                provider="alpaca", action="order.submit", account=account, key=key, payload=payload
+            )
+        )
+        .record
+    )
+    assert record.approval_id is not None
+    ApprovalService(rt).approve(record.approval_id, hash_=record.payload_hash, approver="alice")
+    (done,) = Executor(rt, worker="w1").run_once()
+    assert done.status == "succeeded", done.last_error
+
+
+def paper_broker_get(fakes_url: str, path: str, **params: str) -> Any:
+    """Read the Alpaca fake's paper broker as a client would, with the paper key."""
+    with httpx.Client(timeout=10.0, trust_env=False) as http:
+        response = http.get(
+            f"{fakes_url}/alpaca/paper{path}",
+            params=params,
+            headers={"APCA-API-KEY-ID": PAPER_KEY, "APCA-API-SECRET-KEY": SECRET},
+        )
+    response.raise_for_status()
+    return response.json()

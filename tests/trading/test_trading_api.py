@@ -9,19 +9,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from autopack.api.app import create_app
-from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
-from autopack.services.executor import Executor
-from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.runtime import build_runtime
 from conftest import make_settings, principal_headers
 from fakes_support import FakesProcess, running_fakes
-from trading_support import PAPER_KEY, SECRET, STRATEGY, STRATEGY_HASH, order, ready_trading
+from trading_support import (
+    STRATEGY,
+    STRATEGY_HASH,
+    order,
+    paper_broker_get,
+    ready_trading,
+    send_order,
+)
 
 ADMIN = {"X-API-Key": "test-key-" + "k" * 40}
 
@@ -56,30 +59,7 @@ def client(rt: Runtime) -> Iterator[TestClient]:
 
 
 def broker_get(fakes: FakesProcess, path: str, **params: str) -> Any:
-    with httpx.Client(timeout=10.0, trust_env=False) as http:
-        response = http.get(
-            f"{fakes.url}/alpaca/paper{path}",
-            params=params,
-            headers={"APCA-API-KEY-ID": PAPER_KEY, "APCA-API-SECRET-KEY": SECRET},
-        )
-    response.raise_for_status()
-    return response.json()
-
-
-def send_order(rt: Runtime, key: str, payload: dict[str, Any]) -> None:
-    record = (
-        LedgerService(rt)
-        .propose(
-            IntentRequest(
-                provider="alpaca", action="order.submit", account="main", key=key, payload=payload
-            )
-        )
-        .record
-    )
-    assert record.approval_id is not None
-    ApprovalService(rt).approve(record.approval_id, hash_=record.payload_hash, approver="alice")
-    (done,) = Executor(rt, worker="w1").run_once()
-    assert done.status == "succeeded", done.last_error
+    return paper_broker_get(fakes.url, path, **params)
 
 
 def code(response: Any) -> tuple[int, str]:
@@ -427,7 +407,8 @@ BAD_INPUT: list[tuple[str, str, Any, tuple[int, str]]] = [
         {"hash": "a" * 64},
         (404, "trading_request_not_found"),
     ),
-    ("POST", "/api/trading/requests/1/approve", {"hash": "A" * 64}, (422, "invalid_request")),
+    ("POST", "/api/trading/requests/1/approve", {"hash": "A" * 64}, (400, "invalid_trading_hash")),
+    ("POST", "/api/trading/requests/1/approve", {"hash": "a" * 65}, (422, "invalid_request")),
     (
         "POST",
         "/api/trading/requests/99/reject",

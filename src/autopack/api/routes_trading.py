@@ -7,7 +7,8 @@ checks its permission (``Actor.require``), and reads need ``read_all`` here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -38,6 +39,7 @@ from autopack.api.schemas import (
 )
 from autopack.domain.canonical import check_unicode
 from autopack.domain.error_codes import ErrorCode
+from autopack.domain.errors import InvalidInputError
 from autopack.domain.ledger import NAME_MAX, validate_name
 from autopack.domain.principals import Actor, Permission
 from autopack.services.trading.requests import MAX_REQUEST_ID
@@ -48,6 +50,7 @@ router = APIRouter(prefix="/api/trading")
 Account = Annotated[
     str, Path(min_length=1, max_length=NAME_MAX, description="A trading account name.")
 ]
+SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 RequestId = Annotated[int, Path(ge=1, le=MAX_REQUEST_ID, description="Trading request id.")]
 
 
@@ -262,6 +265,7 @@ def get_request(request_id: RequestId, trading: TradingDep, actor: ActorDep) -> 
     "/requests/{request_id}/approve",
     responses=error_responses(
         ErrorCode.FORBIDDEN,
+        ErrorCode.INVALID_TRADING_HASH,
         ErrorCode.TRADING_REQUEST_NOT_FOUND,
         ErrorCode.TRADING_REQUEST_DECIDED,
         ErrorCode.TRADING_REQUEST_HASH,
@@ -272,6 +276,12 @@ def get_request(request_id: RequestId, trading: TradingDep, actor: ActorDep) -> 
 def approve(
     request_id: RequestId, body: TradingApprove, trading: TradingDep, actor: ActorDep
 ) -> TradingDecision:
+    actor.require(Permission.DECIDE)
+    if not SHA256_HEX.fullmatch(body.hash):
+        raise InvalidInputError(
+            "an approval names the request's payload_hash: 64 lower-case hex digits",
+            code=ErrorCode.INVALID_TRADING_HASH,
+        )
     return TradingDecision(**trading.approve(request_id, body.hash, actor=actor))
 
 

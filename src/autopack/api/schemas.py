@@ -850,7 +850,7 @@ class NewTradingPromotion(_Body):
 
 
 class TradingApprove(_Body):
-    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="The request's payload_hash.")
+    hash: str = Field(max_length=64, description="The request's payload_hash (64 hex digits).")
 
 
 class TradingReject(_Body):

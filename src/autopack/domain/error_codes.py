@@ -281,6 +281,7 @@ class ErrorCode(enum.StrEnum):
     TRADING_REQUEST_DECIDED = "trading_request_decided"
     TRADING_REQUEST_HASH = "trading_request_hash"
     TRADING_NO_CHANGE = "trading_no_change"
+    INVALID_TRADING_HASH = "invalid_trading_hash"
 
     @property
     def category(self) -> ErrorCategory:
@@ -601,6 +602,9 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
             _CONFLICT, "the approval names another hash than the request's"
         ),
         _E.TRADING_NO_CHANGE: CodeEntry(_CONFLICT, "the asked change is what is already in force"),
+        _E.INVALID_TRADING_HASH: CodeEntry(
+            _BAD, "a trading request hash that is not 64 lower-case hex digits"
+        ),
     }
 )
 

@@ -4,6 +4,7 @@ import { actionsModule } from "../views/Actions";
 import { credentialsModule } from "../views/Credentials";
 import { haltsModule } from "../views/Halts";
 import { inboxModule } from "../views/Inbox";
+import { tradingModule } from "../views/Trading";
 
 // One view of the console. A new capability (policy, trading, runs and handoff)
 // adds one module file under views/ and one line below; the shell, navigation
@@ -17,4 +18,4 @@ export interface ConsoleModule {
   View: ComponentType;
 }
 
-export const MODULES: readonly ConsoleModule[] = [inboxModule, actionsModule, haltsModule, credentialsModule];
+export const MODULES: readonly ConsoleModule[] = [inboxModule, actionsModule, haltsModule, credentialsModule, tradingModule];
