@@ -89,6 +89,8 @@ def test_an_operator_kills_an_account_from_the_console(tmp_path: Path, database_
             # The pending loosening: its hash, approved by another person.
             pending = page.get_by_role("listitem", name=f"Request {request['id']}: limits on main")
             expect(pending.get_by_test_id("request-hash")).to_have_text(request["payload_hash"])
+            diff = pending.get_by_label(f"Limits of request {request['id']} against those in force")
+            expect(diff).to_contain_text('"max_position_qty": "40"')
             _shoot(page, shots, "trading")
             pending.get_by_role("button", name=re.compile("Approve hash")).click()
             expect(

@@ -47,7 +47,7 @@ const request = {
   account: "main",
   strategy: null,
   status: "pending",
-  payload: { account: "main", limits: { max_position_qty: "20" }, loosened: ["max_position_qty"] },
+  payload: { account: "main", strategy: "", limits: { max_position_qty: "20" }, loosened: ["max_position_qty"] },
   payload_hash: HASH,
   required_approvals: 1,
   requested_by: "olga",
@@ -114,6 +114,10 @@ describe("Trading", () => {
     const first = await screen.findByRole("listitem", { name: "Request 7: limits on main" });
     expect(within(first).getByTestId("request-hash")).toHaveTextContent(HASH);
     expect(within(first).getByLabelText("Payload of request 7")).toHaveTextContent('"max_position_qty": "20"');
+    expect(within(first).getByTestId("request-loosens")).toHaveTextContent("Allows more: max_position_qty");
+    const diff = within(first).getByLabelText("Limits of request 7 against those in force");
+    expect(diff).toHaveTextContent('- "max_position_qty": "5"');
+    expect(diff).toHaveTextContent('+ "max_position_qty": "20"');
     const own = screen.getByRole("listitem", { name: "Request 8: limits on main" });
     expect(within(own).queryByRole("button", { name: /Approve/ })).toBeNull();
     expect(own).toHaveTextContent("another person approves it");

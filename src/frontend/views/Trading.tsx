@@ -4,7 +4,8 @@ import type { BrokerStep, Decision, KillResult, LimitSet, SyncReport, TradingReq
 import { can, useSession } from "../app/session";
 import { usePoll } from "../app/usePoll";
 import { Empty, ErrorView, Loading } from "../components/States";
-import { pretty, short, when } from "../components/format";
+import { Diff } from "../components/Diff";
+import { pretty, short, sortedPretty, when } from "../components/format";
 
 const LIMIT_FIELDS = [
   "max_order_notional",
@@ -241,13 +242,15 @@ function Account({ status, halter, operator, killed, synced, onKill, onSync }: A
 
 interface RequestProps {
   request: TradingRequest;
+  // The limit set in force that a limits request would replace (null: none yet).
+  current: LimitSet | null | undefined;
   decider: boolean;
   me: string;
   onDecided: (message: string) => void;
   onError: (error: ApiError) => void;
 }
 
-function Request({ request, decider, me, onDecided, onError }: RequestProps): JSX.Element {
+function Request({ request, current, decider, me, onDecided, onError }: RequestProps): JSX.Element {
   const [rejecting, setRejecting] = useState(false);
   const [reason, setReason] = useState("");
   const title = `Request ${request.id}: ${request.kind}${request.account ? ` on ${request.account}` : ""}${request.strategy ? ` (${request.strategy})` : ""}`;
@@ -290,7 +293,22 @@ function Request({ request, decider, me, onDecided, onError }: RequestProps): JS
           <code data-testid="request-hash">{request.payload_hash}</code>
         </dd>
       </dl>
-      <pre aria-label={`Payload of request ${request.id}`}>{pretty(request.payload)}</pre>
+      {request.kind === "limits" ? (
+        <>
+          <p data-testid="request-loosens">
+            Allows more: {((request.payload.loosened as string[] | undefined) ?? []).join(", ") || "—"}
+          </p>
+          <Diff
+            label={`Limits of request ${request.id} against those in force`}
+            before={sortedPretty(current?.limits ?? {})}
+            after={sortedPretty(request.payload.limits ?? {})}
+          />
+        </>
+      ) : null}
+      <details>
+        <summary>Payload (what the hash covers)</summary>
+        <pre aria-label={`Payload of request ${request.id}`}>{pretty(request.payload)}</pre>
+      </details>
       {!decider ? (
         <p className="note">Your role cannot approve or reject.</p>
       ) : mine ? (
@@ -409,7 +427,15 @@ export function Trading(): JSX.Element {
       ) : (
         <ul className="rows requests">
           {pending.map((r) => (
-            <Request key={r.id} request={r} decider={can(session, "decide")} me={session.principal} onDecided={decided} onError={failed} />
+            <Request
+              key={r.id}
+              request={r}
+              current={list.find((a) => a.account === r.account)?.limits[r.strategy ?? "account"]}
+              decider={can(session, "decide")}
+              me={session.principal}
+              onDecided={decided}
+              onError={failed}
+            />
           ))}
         </ul>
       )}
