@@ -28,6 +28,9 @@ EXAMPLES = "150"  # per operation and phase; about a minute on two cores
 
 
 @pytest.mark.slow
+# Above the default: every operation is fuzzed (55 since the trading routes), and
+# `st` itself may take up to its 600 s.
+@pytest.mark.timeout(720)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     workspace: Path, database_url: str, tmp_path: Path
 ) -> None:
