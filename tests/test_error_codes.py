@@ -241,6 +241,7 @@ PINNED = {
     "media_not_in_packet": "not_found",
     "media_changed": "conflict",
     "media_not_previewable": "invalid_input",
+    "invalid_trading_hash": "invalid_input",
 }
 
 # Today's mapping of each category, pinned: (HTTP status or None, CLI exit code).

@@ -18,6 +18,7 @@ import httpx
 from autopack.services.approvals import ApprovalService
 from autopack.services.context import Runtime
 from autopack.services.credentials import CredentialService
+from autopack.services.executor import Executor
 from autopack.services.ledger import IntentRequest, LedgerService
 from autopack.services.trading.service import TradingService
 from fakes_support import FakesProcess
@@ -92,11 +93,11 @@ def ready_trading(
     return {"name": strategy, "sha256": sha256}
 
 
-def broker_get(fakes: FakesProcess, path: str, **params: str) -> Any:
-    """Read the paper broker as a client would (the fake's own answer)."""
-    with httpx.Client(timeout=10.0, trust_env=False) as client:
-        response = client.get(
-            f"{fakes.url}/alpaca/paper{path}",
+def paper_broker_get(fakes_url: str, path: str, **params: str) -> Any:
+    """Read the Alpaca fake's paper broker as a client would, with the paper key."""
+    with httpx.Client(timeout=10.0, trust_env=False) as http:
+        response = http.get(
+            f"{fakes_url}/alpaca/paper{path}",
             params=params,
             headers={"APCA-API-KEY-ID": PAPER_KEY, "APCA-API-SECRET-KEY": SECRET},
         )
@@ -104,7 +105,20 @@ def broker_get(fakes: FakesProcess, path: str, **params: str) -> Any:
     return response.json()
 
 
+def broker_get(fakes: FakesProcess, path: str, **params: str) -> Any:
+    """Read the paper broker of a running fakes process (the fake's own answer)."""
+    return paper_broker_get(fakes.url, path, **params)
+
+
+def send_order(rt: Runtime, key: str, payload: dict[str, Any], account: str = "main") -> None:
+    """Propose, approve (as alice) and send one order now; it must succeed."""
+    propose_approved(rt, key, payload, account)
+    (done,) = Executor(rt, worker="w1").run_once()
+    assert done.status == "succeeded", done.last_error
+
+
 def propose_approved(rt: Runtime, key: str, payload: dict[str, Any], account: str = "main") -> None:
+    """Propose one order and approve it (as alice)."""
     record = (
         LedgerService(rt)
         .propose(

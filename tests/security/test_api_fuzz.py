@@ -24,10 +24,13 @@ import pytest
 from net_support import free_port, wait_until_ok
 
 API_KEY = "fuzz-bootstrap-key-" + "F4zz" * 10
-EXAMPLES = "150"  # per operation and phase; about a minute on two cores
+EXAMPLES = "150"  # per operation and phase; a few minutes for 55 operations
 
 
 @pytest.mark.slow
+# Above the default: every operation is fuzzed (55 since the trading routes) by one
+# worker, and `st` itself may take up to its 600 s.
+@pytest.mark.timeout(720)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     workspace: Path, database_url: str, tmp_path: Path
 ) -> None:
@@ -64,8 +67,12 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
                 f"X-API-Key: {API_KEY}",
                 "--max-examples",
                 EXAMPLES,
+                # One worker: schemathesis' workers are threads, and concurrent
+                # ast.parse (Hypothesis describing its filters) can raise a spurious
+                # "AST constructor recursion depth mismatch" on CPython 3.11.7
+                # (CPython gh-106905): a runtime error of the tool, not the API.
                 "--workers",
-                "2",
+                "1",
                 "--seed",
                 "20261207",
                 "--no-color",

@@ -22,6 +22,7 @@ from autopack.api import (
     routes_principals,
     routes_runs,
     routes_session,
+    routes_trading,
 )
 from autopack.api.body_limit import BodyLimitMiddleware
 from autopack.api.console import ConsoleMiddleware
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(ETagMiddleware)
     app.include_router(routes_handoff.router)
     app.include_router(routes_notifications.router)
+    app.include_router(routes_trading.router)
     app.add_middleware(
         ApiKeyMiddleware,
         bootstrap_key=api_key,

@@ -15,7 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from autopack.domain.canonical import sha256_hex
 
-POLLED_LISTS: Final = frozenset({"/api/approvals", "/api/actions", "/api/halts"})
+POLLED_LISTS: Final = frozenset(
+    {"/api/approvals", "/api/actions", "/api/halts", "/api/trading", "/api/trading/requests"}
+)
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autopack.api.errors import ERROR_CODES_KEY, http_status
 from autopack.domain.error_codes import ErrorCode
+from autopack.services.trading.service import DEFAULT_PROMOTION_DAYS, MAX_PROMOTION_DAYS
 
 
 class _Body(BaseModel):
@@ -686,3 +687,223 @@ class NotificationStatus(_Body):
     last_delivered_at: str | None
     last_failure: NotificationFailure | None
     dead: list[DeadNotification]
+
+
+# -- trading --------------------------------------------------------------------------
+
+# A limit field's value in a change: a decimal string or integer, a list of
+# symbols (or one comma-separated string), or null to unset it.
+LimitValue = str | int | list[str] | None
+
+
+class RiskLimitsBody(_Body):
+    """A limit set as stored: every field, unset ones null; amounts are decimal strings."""
+
+    max_order_notional: str | None
+    max_position_qty: str | None
+    max_position_notional: str | None
+    max_daily_loss: str | None
+    max_drawdown_pct: str | None
+    max_orders_per_minute: int | None
+    max_orders_per_day: int | None
+    symbols: list[str] | None
+
+
+class TradingLimitSet(_Body):
+    version: int
+    limits: RiskLimitsBody | None = Field(description="null: an emptied strategy set.")
+
+
+class TradingBrokerRead(_Body):
+    equity: str | None
+    last_equity: str | None
+    high_water: str | None
+    read_at: str | None
+    age_seconds: int | None
+    read_error: str | None = Field(description="Why the last broker read failed, if it did.")
+
+
+class TradingExposure(_Body):
+    position_qty: str
+    position_value: str
+    last_price: str | None
+    reserved_qty: str | None
+    reserved_notional: str | None
+
+
+class TradingPromotion(_Body):
+    id: int
+    strategy: str
+    strategy_hash: str
+    limits_hash: str
+    expires_at: str
+    expired: bool
+
+
+class TradingStatus(_Body):
+    account: str
+    state: Literal["active", "reducing", "halted"]
+    state_reason: str | None
+    state_by: str
+    state_at: str
+    live_trading: bool
+    broker: TradingBrokerRead
+    limits: dict[str, TradingLimitSet] = Field(
+        description='By scope: "account", or a strategy name.'
+    )
+    exposure: dict[str, TradingExposure] = Field(description="By symbol.")
+    promotions: list[TradingPromotion]
+    pending_requests: int
+
+
+class TradingStatusList(_Body):
+    accounts: list[TradingStatus]
+
+
+class TradingEvent(_Body):
+    id: int
+    event: str
+    actor: str
+    via: str
+    at: str
+    data: Any
+
+
+class TradingEventList(_Body):
+    account: str
+    events: list[TradingEvent]
+
+
+class TradingSyncReport(_Body):
+    account: str
+    ok: bool = Field(description="false: the broker read failed (error says why).")
+    error: str | None = None
+    read_at: str | None = None
+    equity: str | None = None
+    last_equity: str | None = None
+    high_water: str | None = None
+    positions: int | None = None
+    settled: list[str] | None = None
+    released: list[str] | None = None
+    halted: str | None = Field(default=None, description="Why the sync halted the account.")
+
+
+class TradingApproval(_Body):
+    approver: str
+    via: str
+    at: str
+
+
+class TradingRequest(_Body):
+    id: int
+    kind: Literal["promote", "limits", "strategy", "resume"]
+    account: str
+    strategy: str | None
+    status: Literal["pending", "applied", "rejected", "voided", "expired"]
+    payload: dict[str, Any]
+    payload_hash: str = Field(description="Approvals name this hash.")
+    required_approvals: int
+    requested_by: str
+    requested_at: str
+    expires_at: str
+    decided_at: str | None
+    decision: str | None
+    approvals: list[TradingApproval]
+
+
+class TradingRequestList(_Body):
+    requests: list[TradingRequest]
+
+
+class BrokerStep(_Body):
+    step: str
+    action: str
+    key: str = Field(description="The step's ledger action.")
+    status: str
+    ok: bool
+    error: str | None
+
+
+class TradingDecision(TradingRequest):
+    voided_because: str | None
+    steps: list[BrokerStep] | None = Field(
+        default=None, description="An applied resume: lifting the broker's suspension."
+    )
+
+
+class TradingStrategy(_Body):
+    name: str
+    sha256: str
+    version: int
+    registered_by: str
+    registered_at: str
+
+
+class TradingStrategyList(_Body):
+    strategies: list[TradingStrategy]
+
+
+class NewTradingStrategy(_Body):
+    name: str = Field(max_length=64)
+    sha256: str = Field(max_length=64, description="SHA-256 of its code or config (hex).")
+
+
+class StrategyChange(_Body):
+    applied: bool = Field(description="false: a changed hash is a request that needs approval.")
+    strategy: TradingStrategy | None = None
+    request: TradingRequest | None = None
+
+
+class NewTradingLimits(_Body):
+    strategy: str | None = Field(
+        default=None, max_length=64, description="null: the account's own set."
+    )
+    limits: dict[str, LimitValue] = Field(description="Fields to change; null unsets one.")
+
+
+class LimitsChange(_Body):
+    applied: bool = Field(description="false: the change allows more; it is a request.")
+    limits: RiskLimitsBody | None = None
+    version: int | None = None
+    loosened: list[str] | None = None
+    request: TradingRequest | None = None
+
+
+class PendingChange(_Body):
+    applied: Literal[False]
+    request: TradingRequest
+
+
+class NewTradingKill(_Body):
+    reason: str
+    flatten: bool = Field(default=False, description="Also close every position.")
+
+
+class TradingKill(_Body):
+    account: str
+    state: Literal["halted"]
+    event: int
+    steps: list[BrokerStep]
+    ok: bool = Field(description="false: a broker step did not succeed (it needs attention).")
+
+
+class NewTradingReduce(_Body):
+    reason: str
+
+
+class NewTradingResume(_Body):
+    reason: str
+    to: str = Field(default="active", max_length=20, description="active or reducing.")
+
+
+class NewTradingPromotion(_Body):
+    strategy: str = Field(max_length=64)
+    expires_in_days: int = Field(default=DEFAULT_PROMOTION_DAYS, ge=1, le=MAX_PROMOTION_DAYS)
+
+
+class TradingApprove(_Body):
+    hash: str = Field(max_length=64, description="The request's payload_hash (64 hex digits).")
+
+
+class TradingReject(_Body):
+    reason: str

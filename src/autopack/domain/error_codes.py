@@ -285,6 +285,7 @@ class ErrorCode(enum.StrEnum):
     TRADING_REQUEST_DECIDED = "trading_request_decided"
     TRADING_REQUEST_HASH = "trading_request_hash"
     TRADING_NO_CHANGE = "trading_no_change"
+    INVALID_TRADING_HASH = "invalid_trading_hash"
 
     @property
     def category(self) -> ErrorCategory:
@@ -611,6 +612,9 @@ CATALOGUE: Mapping[ErrorCode, CodeEntry] = MappingProxyType(
         ),
         _E.MEDIA_NOT_PREVIEWABLE: CodeEntry(
             _BAD, "a media file of a type or size the console does not preview"
+        ),
+        _E.INVALID_TRADING_HASH: CodeEntry(
+            _BAD, "a trading request hash that is not 64 lower-case hex digits"
         ),
     }
 )

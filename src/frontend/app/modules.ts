@@ -6,6 +6,7 @@ import { haltsModule } from "../views/Halts";
 import { inboxModule } from "../views/Inbox";
 import { policyModule } from "../views/Policy";
 import { runsModule } from "../views/Runs";
+import { tradingModule } from "../views/Trading";
 
 // One view of the console. A new capability (policy, trading, runs and handoff)
 // adds one module file under views/ and one line below; the shell, navigation
@@ -19,4 +20,4 @@ export interface ConsoleModule {
   View: ComponentType;
 }
 
-export const MODULES: readonly ConsoleModule[] = [inboxModule, actionsModule, haltsModule, credentialsModule, policyModule, runsModule];
+export const MODULES: readonly ConsoleModule[] = [inboxModule, actionsModule, haltsModule, credentialsModule, policyModule, tradingModule, runsModule];
