@@ -883,6 +883,12 @@ class TradingKill(_Body):
     account: str
     state: Literal["halted"]
     event: int
+    orders_claimed: int = Field(
+        description="Orders claimed on the account before the kill committed (none after)."
+    )
+    in_flight: list[str] = Field(
+        description="Order keys still being sent when the bounded wait ended (empty when ok)."
+    )
     steps: list[BrokerStep]
     ok: bool = Field(description="false: a broker step did not succeed (it needs attention).")
 

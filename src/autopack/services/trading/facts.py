@@ -1,10 +1,11 @@
 """What the trading gates read for one order, gathered in the caller's
-transaction by one statement: the account's row (locked first when the claim
-asks: PostgreSQL ``FOR UPDATE``; SQLite's write transaction holds the database)
-with the strategy's hash, both limit sets in force, the order counts of the
-last minute and day, and the symbol's open reservations as scalar subqueries.
-So the check and the reservation that follows are one atomic step (two workers
-can never both take the last headroom), and it costs one round trip."""
+transaction by one statement: the account's row with the strategy's hash, both
+limit sets in force, the order counts of the last minute and day, and the
+symbol's open reservations as subqueries. When the claim asks, the account's
+row is locked first (PostgreSQL: ``FOR UPDATE`` in a statement of its own;
+SQLite's write transaction holds the database), so the check and the
+reservation that follows are one atomic step: two workers can never both take
+the last headroom."""
 
 from __future__ import annotations
 
@@ -216,9 +217,12 @@ class TradingFactsReader:
         if order is None:
             found = self.lock_account(conn, account) if lock else self._account(conn, account)
             return base if found is None else self._with_state(base, found)
-        query = order_snapshot(account, order.strategy.name, order.symbol, key, now)
         if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update(of=ACCOUNTS)
+            # Lock first, in its own statement: a statement that waited for a row
+            # lock re-reads only that row, not its subqueries, so the sums below
+            # must come from a statement that starts after the lock is held.
+            self.lock_account(conn, account)
+        query = order_snapshot(account, order.strategy.name, order.symbol, key, now)
         snapshot = conn.execute(query).mappings().first()
         if snapshot is None:
             # No trading row: no limits were ever set (held), state ACTIVE.

@@ -37,6 +37,11 @@ STEP_POLICY: Final = RetryPolicy(
 )
 
 
+# How long a step a worker is sending may take before it is reported as is:
+# the adapter's request timeout plus a margin.
+OTHER_SENDER_SECONDS: Final = 15.0
+
+
 def kill_steps(flatten: bool) -> list[tuple[str, str, dict[str, Any]]]:
     """(step name, action, payload) in the order they are sent."""
     steps: list[tuple[str, str, dict[str, Any]]] = [("cancel-orders", "orders.cancel_all", {})]
@@ -108,10 +113,21 @@ class BrokerSteps:
         while True:
             claim = self.executor.claim(key)
             if claim is None:
-                break  # held by a gate (no credential, a paused account) or done elsewhere
+                # Held by a gate (no credential, a paused account), or a worker took
+                # it first: then wait (bounded) for that worker's outcome.
+                self._await_other(key)
+                break
             done = self.executor.execute(claim)
             if done.status != ActionStatus.RETRY_WAIT.value or done.next_attempt_at is None:
                 break
             time.sleep(max(0.0, (done.next_attempt_at - self.rt.clock()).total_seconds()))
         shown = LedgerReads(self.executor.store, self.executor.gates).show(key)
         return shown["action"]["status"], shown["waiting_reason"] or shown["action"]["last_error"]
+
+    def _await_other(self, key: str) -> None:
+        deadline = time.monotonic() + OTHER_SENDER_SECONDS
+        reads = LedgerReads(self.executor.store, self.executor.gates)
+        while time.monotonic() < deadline:
+            if reads.get(key).status != ActionStatus.DISPATCHING.value:
+                return
+            time.sleep(0.05)
