@@ -24,7 +24,7 @@ import pytest
 from net_support import free_port, wait_until_ok
 
 API_KEY = "fuzz-bootstrap-key-" + "F4zz" * 10
-EXAMPLES = "150"  # per operation and phase; a few minutes for 55 operations
+EXAMPLES = "75"  # per operation and phase: about a minute for 55 operations, one worker
 
 
 @pytest.mark.slow

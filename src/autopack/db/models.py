@@ -615,7 +615,14 @@ class TradingReservationRow(Base):
 
     __table_args__ = (
         Index("ix_trading_reservations_account_status", "account", "status"),
-        Index("ix_trading_reservations_account_created", "account", "created_at"),
+        # Covers the order-count query (no table reads while counting a day).
+        Index(
+            "ix_trading_reservations_account_created",
+            "account",
+            "created_at",
+            "strategy",
+            "action_key",
+        ),
     )
 
 

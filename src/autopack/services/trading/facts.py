@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Final, cast
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, case, func, select, true
+from sqlalchemy import Connection, Select, String, Table, and_, bindparam, case, func, select, true
 
 from autopack.db.models import CredentialRow
+from autopack.db.types import UTCDateTime
 from autopack.domain.canonical import parse_json_strict
 from autopack.domain.errors import AutopackError
 from autopack.domain.providers import Intent
@@ -91,7 +92,7 @@ def account_read(account_row: Mapping[Any, Any] | None) -> AccountRead | None:
     )
 
 
-def _limits_text(account: str, scope: ColumnElement[str] | str) -> Any:
+def _limits_text(account: Any, scope: Any) -> Any:
     """The newest limit set of (account, scope), as a scalar subquery."""
     return (
         select(LIMITS.c.limits)
@@ -112,16 +113,21 @@ def _limits(text: str | None, scope: str) -> RiskLimits | None:
     return None if scope != ACCOUNT_SET and limits.is_empty else limits
 
 
-def order_snapshot(
-    account: str, strategy: str, symbol: str, exclude: str, now: datetime
-) -> Select[Any]:
-    """One statement: the account row plus everything an order check reads."""
+def _order_snapshot() -> Select[Any]:
+    """One statement: the account row plus everything an order check reads.
+    Built once with bind parameters (building it costs more than running it):
+    ``account``, ``strategy``, ``symbol``, ``exclude`` (the order's own key),
+    ``day_ago`` and ``minute_ago``."""
+    account = bindparam("account", type_=String())
+    strategy = bindparam("strategy", type_=String())
+    symbol = bindparam("symbol", type_=String())
+    exclude = bindparam("exclude", type_=String())
     recent = and_(
         RESERVATIONS.c.account == account,
-        RESERVATIONS.c.created_at > now - DAY,
+        RESERVATIONS.c.created_at > bindparam("day_ago", type_=UTCDateTime()),
         RESERVATIONS.c.action_key != exclude,
     )
-    minute = RESERVATIONS.c.created_at > now - MINUTE
+    minute = RESERVATIONS.c.created_at > bindparam("minute_ago", type_=UTCDateTime())
     mine = RESERVATIONS.c.strategy == strategy
     counted = select(
         func.count().label("day"),
@@ -185,6 +191,9 @@ def order_snapshot(
     )
 
 
+ORDER_SNAPSHOT: Final = _order_snapshot()
+
+
 class TradingFactsReader:
     """Reads ``TradingFacts`` for an order in the caller's transaction."""
 
@@ -222,8 +231,21 @@ class TradingFactsReader:
             # lock re-reads only that row, not its subqueries, so the sums below
             # must come from a statement that starts after the lock is held.
             self.lock_account(conn, account)
-        query = order_snapshot(account, order.strategy.name, order.symbol, key, now)
-        snapshot = conn.execute(query).mappings().first()
+        snapshot = (
+            conn.execute(
+                ORDER_SNAPSHOT,
+                {
+                    "account": account,
+                    "strategy": order.strategy.name,
+                    "symbol": order.symbol,
+                    "exclude": key,
+                    "day_ago": now - DAY,
+                    "minute_ago": now - MINUTE,
+                },
+            )
+            .mappings()
+            .first()
+        )
         if snapshot is None:
             # No trading row: no limits were ever set (held), state ACTIVE.
             registered = conn.execute(

@@ -169,7 +169,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("trading_reservations", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_trading_reservations_account_created", ["account", "created_at"], unique=False
+            "ix_trading_reservations_account_created",
+            ["account", "created_at", "strategy", "action_key"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_trading_reservations_account_status", ["account", "status"], unique=False
