@@ -37,6 +37,9 @@ STEP_POLICY: Final = RetryPolicy(
 )
 
 
+# A claimable step no gate holds that this process could not claim is being
+# looked at by a worker (PostgreSQL skips rows another claim has locked).
+CLAIMABLE_NOW: Final = frozenset({ActionStatus.APPROVED.value, ActionStatus.RETRY_WAIT.value})
 # How long a step a worker is sending may take before it is reported as is:
 # the adapter's request timeout plus a margin.
 OTHER_SENDER_SECONDS: Final = 15.0
@@ -109,25 +112,26 @@ class BrokerSteps:
 
     def _send(self, key: str) -> tuple[str, str | None]:
         """Send one proposed step now (again while the broker proves it had no
-        effect); (its status, why it waits or failed)."""
+        effect); (its status, why it waits or failed). A step a worker holds
+        (claiming or sending it) is waited for, bounded, and reported as it ends."""
+        reads = LedgerReads(self.executor.store, self.executor.gates)
+        deadline = time.monotonic() + OTHER_SENDER_SECONDS
         while True:
             claim = self.executor.claim(key)
-            if claim is None:
-                # Held by a gate (no credential, a paused account), or a worker took
-                # it first: then wait (bounded) for that worker's outcome.
-                self._await_other(key)
+            if claim is not None:
+                done = self.executor.execute(claim)
+                if done.status == ActionStatus.RETRY_WAIT.value and done.next_attempt_at:
+                    pause = (done.next_attempt_at - self.rt.clock()).total_seconds()
+                    time.sleep(max(0.0, pause))
+                    continue
                 break
-            done = self.executor.execute(claim)
-            if done.status != ActionStatus.RETRY_WAIT.value or done.next_attempt_at is None:
-                break
-            time.sleep(max(0.0, (done.next_attempt_at - self.rt.clock()).total_seconds()))
-        shown = LedgerReads(self.executor.store, self.executor.gates).show(key)
-        return shown["action"]["status"], shown["waiting_reason"] or shown["action"]["last_error"]
-
-    def _await_other(self, key: str) -> None:
-        deadline = time.monotonic() + OTHER_SENDER_SECONDS
-        reads = LedgerReads(self.executor.store, self.executor.gates)
-        while time.monotonic() < deadline:
-            if reads.get(key).status != ActionStatus.DISPATCHING.value:
-                return
+            shown = reads.show(key)
+            status = shown["action"]["status"]
+            taken_elsewhere = status == ActionStatus.DISPATCHING.value or (
+                status in CLAIMABLE_NOW and shown["waiting_reason"] is None
+            )
+            if not taken_elsewhere or time.monotonic() >= deadline:
+                break  # done, or held by a gate (no credential, a paused account)
             time.sleep(0.05)
+        shown = reads.show(key)
+        return shown["action"]["status"], shown["waiting_reason"] or shown["action"]["last_error"]
